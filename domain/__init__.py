@@ -1,0 +1,1 @@
+"""SignalHub's business rules: models, services and ports. No web, bot or queue code."""

@@ -1,0 +1,91 @@
+"""Fan-out of a signal event to subscribers (deliveries) and followers (copy orders).
+
+Rows are bulk-inserted under unique keys (``ON CONFLICT DO NOTHING``), so running a
+fan-out twice writes nothing new; the ids returned are the rows still PENDING, which
+the caller turns into delivery and execution jobs (shards).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.errors import NotFound
+from domain.models import (
+    CopyOrder,
+    Delivery,
+    DeliveryStatus,
+    EventKind,
+    OrderStatus,
+    SignalEvent,
+    Subscription,
+    SubscriptionStatus,
+)
+
+CHANNEL_TELEGRAM = "telegram"
+
+
+@dataclass
+class FanOutPlan:
+    """Pending work created (or found) for one event."""
+
+    event_id: int
+    delivery_ids: list[int] = field(default_factory=list)
+    copy_order_ids: list[int] = field(default_factory=list)
+
+
+def delivery_key(event_id: int, user_id: int, channel: str = CHANNEL_TELEGRAM) -> str:
+    """Unique key of the delivery of one event to one user on one channel."""
+    return f"ev:{event_id}:{user_id}:{channel}"
+
+
+def client_order_id(signal_id: int, user_id: int, leg: str) -> str:
+    """Deterministic client order id of an order leg (≤ 36 chars, ``[a-z0-9-]``)."""
+    return f"sh-{signal_id}-{user_id}-{leg}"[:36]
+
+
+async def fan_out(event_id: int) -> FanOutPlan:
+    """Create the delivery rows (and, for PUBLISHED, the copy-order intents) of an event.
+
+    Subscribers: ACTIVE subscriptions of the signal's provider whose user has a
+    reachable Telegram chat. Followers: those subscribers with copy trading enabled.
+    Idempotent. Raises ``NotFound`` for an unknown event.
+    """
+    event = await SignalEvent.get_or_none(id=event_id).select_related("signal")
+    if event is None:
+        raise NotFound(f"no signal event {event_id}")
+    subs = await Subscription.filter(
+        provider_id=event.signal.provider_id,  # type: ignore[attr-defined]
+        status=SubscriptionStatus.ACTIVE,
+    ).values("user_id", "user__telegram_chat_id", "user__telegram_reachable",
+             "copy_settings__enabled")
+    await Delivery.bulk_create([
+        Delivery(key=delivery_key(event.id, s["user_id"]), user_id=s["user_id"],
+                 event_id=event.id, channel=CHANNEL_TELEGRAM)
+        for s in subs if s["user__telegram_chat_id"] and s["user__telegram_reachable"]
+    ], ignore_conflicts=True)
+    plan = FanOutPlan(event.id)
+    plan.delivery_ids = await Delivery.filter(
+        event_id=event.id, status=DeliveryStatus.PENDING).order_by("id").values_list(
+        "id", flat=True)  # type: ignore[assignment]
+    if event.kind is EventKind.PUBLISHED:
+        plan.copy_order_ids = await _copy_intents(event, [
+            s["user_id"] for s in subs if s["copy_settings__enabled"]])
+    return plan
+
+
+async def _copy_intents(event: SignalEvent, follower_ids: list[int]) -> list[int]:
+    signal = event.signal
+    await CopyOrder.bulk_create([
+        CopyOrder(signal_id=signal.id, user_id=uid, leg="entry",
+                  client_order_id=client_order_id(signal.id, uid, "entry"),
+                  symbol=signal.symbol, side=signal.side)
+        for uid in follower_ids
+    ], ignore_conflicts=True)
+    return await CopyOrder.filter(
+        signal_id=signal.id, leg="entry", status=OrderStatus.PENDING).order_by(
+        "id").values_list("id", flat=True)  # type: ignore[return-value]
+
+
+def shards(ids: list[int], size: int) -> list[list[int]]:
+    """Split ``ids`` into consecutive shards of at most ``size``."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

@@ -1,0 +1,137 @@
+"""Position and signal monitor: applies each closed candle to open signals and positions.
+
+For every candle of a symbol: open signals whose ``since_ts`` is not after the candle
+advance through ``domain.outcomes.evaluate_signal`` (events are stored once each,
+unique per signal/kind/target, with an outbox row for their delivery), and open paper
+positions opened before the candle are (partly) closed by ``evaluate_position``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from domain.copying import close_position
+from domain.events import event_message
+from domain.market import Candle
+from domain.models import (
+    Delivery,
+    EventKind,
+    OutboxMessage,
+    Position,
+    PositionStatus,
+    SignalEvent,
+    SignalState,
+    SignalStatus,
+)
+from domain.outcomes import Levels, Progress, evaluate_position, evaluate_signal, levels_of
+from domain.sizing import FillModel
+
+
+@dataclass
+class MonitorResult:
+    """What one candle changed: outbox rows to dispatch, bus messages, follower notices."""
+
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[Delivery] = field(default_factory=list)
+    closed_positions: list[Position] = field(default_factory=list)
+
+
+async def on_candle(candle: Candle, fill_model: FillModel = FillModel()) -> MonitorResult:
+    """Apply one closed candle to the open signals and positions of its symbol."""
+    result = MonitorResult()
+    states = await SignalState.filter(
+        symbol=candle.symbol, status__in=(SignalStatus.PENDING, SignalStatus.ACTIVE),
+        since_ts__lte=candle.ts).select_related("signal__provider")
+    for state in states:
+        await _advance_signal(state, candle, result)
+    positions = await Position.filter(symbol=candle.symbol, status=PositionStatus.OPEN,
+                                      opened_market_ts__lte=candle.ts)
+    for position in positions:
+        await _advance_position(position, candle, fill_model, result)
+    return result
+
+
+async def _advance_signal(state: SignalState, candle: Candle, result: MonitorResult) -> None:
+    signal = state.signal
+    levels = levels_of(signal.side, signal.entry_low, signal.entry_high, state.stop_loss,
+                       signal.targets)
+    progress = Progress(state.status, state.targets_hit, state.outcome)
+    new, found = evaluate_signal(levels, progress, candle)
+    if not found:
+        return
+    async with in_transaction():
+        locked = await SignalState.filter(signal_id=signal.id).select_for_update().get()
+        if locked.status != state.status or locked.targets_hit != state.targets_hit:
+            return  # another monitor got here first
+        locked.status, locked.targets_hit = new.status, new.targets_hit
+        locked.outcome = new.outcome  # type: ignore[assignment]
+        await locked.save()
+        for outcome in found:
+            event = await SignalEvent.create(signal=signal, kind=outcome.kind,
+                                             target_index=outcome.target_index,
+                                             price=outcome.price, market_ts=candle.ts)
+            result.outbox.append(await OutboxMessage.create(topic="signal.event",
+                                                            ref_id=event.id))
+            result.messages.append(event_message(event, signal, signal.provider, locked))
+
+
+async def _advance_position(position: Position, candle: Candle, fill_model: FillModel,
+                            result: MonitorResult) -> None:
+    levels = Levels(position.side, position.entry_price, position.entry_price,
+                    position.stop_loss, levels_of(position.side, Decimal(0), Decimal(0),
+                                                  Decimal(0), position.targets).targets)
+    fills = evaluate_position(levels, position.amount, position.remaining_amount,
+                              position.targets_hit, candle)
+    if not fills:
+        return
+    async with in_transaction():
+        closed = None
+        for fill in fills:
+            closed = await close_position(position.id, fill.price, fill.amount, fill.reason,
+                                          fill_model.fee_rate, fill.target_index)
+            if closed is None:
+                return
+            result.notices.extend(await _position_notice(closed, fill.reason, fill.price,
+                                                         candle))
+        if closed is not None and closed.status is PositionStatus.CLOSED:
+            result.closed_positions.append(closed)
+
+
+async def _position_notice(position: Position, reason: str, price: Decimal,
+                           candle: Candle) -> list[Delivery]:
+    await position.fetch_related("user")
+    user = position.user
+    if not user.telegram_chat_id or not user.telegram_reachable:
+        return []
+    state = "closed" if position.status is PositionStatus.CLOSED else "partly closed"
+    text = (f"Paper position #{position.id} {position.symbol} {position.side.value} {state} "
+            f"at {reason} ({price}). Realized PnL so far: {position.realized_pnl:.2f} USDT.")
+    delivery, _ = await Delivery.get_or_create(
+        key=f"pos:{position.id}:{reason.replace(' ', '')}:{candle.ts}",
+        defaults={"user_id": user.id, "channel": "telegram", "text": text})
+    return [delivery]
+
+
+async def close_positions_for_event(event_id: int, price: Decimal | None,
+                                    fill_model: FillModel = FillModel()) -> list[Position]:
+    """Close at ``price`` every OPEN position of the signal of a CLOSED/CANCELLED event.
+
+    Returns the positions closed; with no price known, nothing is closed.
+    """
+    event = await SignalEvent.get(id=event_id)
+    if event.kind not in (EventKind.CLOSED, EventKind.CANCELLED) or price is None:
+        return []
+    closed = []
+    for position in await Position.filter(signal_id=event.signal_id,  # type: ignore[attr-defined]
+                                          status=PositionStatus.OPEN):
+        async with in_transaction():
+            done = await close_position(position.id, price, None, "closed by provider",
+                                        fill_model.fee_rate)
+        if done is not None:
+            closed.append(done)
+    return closed

@@ -1,0 +1,1 @@
+"""Adapters behind the domain ports: Redis, Telegram, prices, arq."""

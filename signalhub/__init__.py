@@ -1,0 +1,1 @@
+"""Composition root of SignalHub: settings, wiring of adapters, and the CLI."""
