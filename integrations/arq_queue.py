@@ -28,11 +28,15 @@ class ArqQueue:
     """Enqueues jobs on ``<namespace>:arq:queue``; an existing job id is a no-op."""
 
     def __init__(self, pool: ArqRedis, namespace: str) -> None:
-        self.pool, self.queue_name = pool, queue_name(namespace)
+        self.pool, self.queue_name, self.namespace = pool, queue_name(namespace), namespace
 
     async def enqueue(self, function: str, *args: Any, job_id: str,
                       defer_by: float | None = None) -> bool:
-        """Enqueue ``function(*args)`` as ``job_id``; False if that id is queued or kept."""
-        job = await self.pool.enqueue_job(function, *args, _job_id=job_id,
+        """Enqueue ``function(*args)`` as ``job_id``; False if that id is queued or kept.
+
+        arq keys jobs by id alone (``arq:job:<id>``), so the id is prefixed with the
+        namespace to keep deployments (and parallel test runs) on one Redis apart.
+        """
+        job = await self.pool.enqueue_job(function, *args, _job_id=f"{self.namespace}:{job_id}",
                                           _queue_name=self.queue_name, _defer_by=defer_by)
         return job is not None

@@ -82,8 +82,7 @@ async def redis(namespace: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     yield client
     keys = [k async for k in client.scan_iter(match=f"{namespace}*", count=1000)]
-    keys += [k async for k in client.scan_iter(match="arq:*", count=1000)
-             if namespace.encode() in k or False]
+    keys += [k async for k in client.scan_iter(match=f"arq:*{namespace}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
