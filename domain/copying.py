@@ -29,7 +29,7 @@ from domain.models import (
 )
 from domain.outcomes import realized_pnl
 from domain.ports import PriceSource
-from domain.sizing import CopyDecision, CopyLimits, FillModel, decide_copy_order
+from domain.sizing import CopyDecision, CopyLimits, FillModel, decide_copy_order, money
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ async def close_position(position_id: int, price: Decimal, amount: Decimal | Non
     """Close ``amount`` (None: all that remains) of an OPEN position at ``price``.
 
     Realized PnL (quote currency) = gross move × amount − exit fee (``fee_rate`` ×
-    exit notional); the account balance moves by the same. The position is CLOSED when
+    exit notional), each rounded to 1e-8; the account balance moves by the same. The position is CLOSED when
     nothing remains. Returns None if the position was already closed. Call inside a
     transaction.
     """
@@ -166,8 +166,8 @@ async def close_position(position_id: int, price: Decimal, amount: Decimal | Non
         return None
     size = position.remaining_amount if amount is None else min(amount,
                                                                 position.remaining_amount)
-    fee = price * size * fee_rate
-    pnl = realized_pnl(position.side, position.entry_price, price, size) - fee
+    fee = money(price * size * fee_rate)
+    pnl = money(realized_pnl(position.side, position.entry_price, price, size)) - fee
     position.remaining_amount -= size
     position.realized_pnl += pnl
     position.fees += fee

@@ -8,7 +8,8 @@
     ├── RiskLimitExceeded     a copy order would break a follower's limit
     └── ExternalServiceError  a vendor call failed
         ├── RetryableError    try again later (``retry_after`` seconds, if known)
-        └── PermanentError    do not try again (e.g. the user blocked the bot)
+        └── PermanentError    do not try again (e.g. a message the platform rejects)
+            └── RecipientUnreachable  the user blocked the bot or the chat is gone
 
 Adapters turn vendor exceptions into this tree; entrypoints turn it into what the
 user sees (GraphQL union results, bot replies, arq ``Retry``).
@@ -64,3 +65,7 @@ class RetryableError(ExternalServiceError):
 
 class PermanentError(ExternalServiceError):
     """Failure that retrying cannot fix (recipient blocked the bot, chat deleted)."""
+
+
+class RecipientUnreachable(PermanentError):
+    """The recipient blocked the bot or the chat no longer exists: stop messaging them."""

@@ -15,6 +15,7 @@ from domain.errors import InvalidInput
 from domain.models import Side
 
 AMOUNT_QUANTUM = Decimal("1e-8")
+MONEY_QUANTUM = Decimal("1e-8")
 MIN_SCALE, MAX_SCALE = Decimal("0.1"), Decimal("2.0")
 
 
@@ -45,6 +46,11 @@ class CopyDecision:
     price: Decimal = Decimal(0)
     notional: Decimal = Decimal(0)
     fee: Decimal = Decimal(0)
+
+
+def money(value: Decimal) -> Decimal:
+    """An amount of quote currency rounded half-even to 1e-8, as stored (NUMERIC(24, 8))."""
+    return value.quantize(MONEY_QUANTUM)
 
 
 def validate_limits(limits: CopyLimits) -> None:
@@ -82,8 +88,8 @@ def decide_copy_order(
     slip = fill_model.slippage_rate if side is Side.BUY else -fill_model.slippage_rate
     price = market_price * (1 + slip)
     amount = (notional / price).quantize(AMOUNT_QUANTUM, rounding=ROUND_DOWN)
-    notional = amount * price
-    fee = notional * fill_model.fee_rate
+    notional = money(amount * price)
+    fee = money(notional * fill_model.fee_rate)
     return CopyDecision(True, "filled at market (paper)", amount, price, notional, fee)
 
 

@@ -33,7 +33,12 @@ from aiogram.exceptions import (
 )
 from aiogram.types import LinkPreviewOptions
 
-from domain.errors import ExternalServiceError, PermanentError, RetryableError
+from domain.errors import (
+    ExternalServiceError,
+    PermanentError,
+    RecipientUnreachable,
+    RetryableError,
+)
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -79,9 +84,11 @@ def translate_error(exc: TelegramAPIError) -> ExternalServiceError:
         return RetryableError(f"Telegram flood control: retry after {exc.retry_after} s",
                               retry_after=float(exc.retry_after))
     if isinstance(exc, TelegramForbiddenError):
-        return PermanentError(f"Telegram refused the chat: {exc.message}")
+        return RecipientUnreachable(f"Telegram refused the chat: {exc.message}")
     if isinstance(exc, TelegramMigrateToChat):
         return PermanentError(f"group moved to supergroup {exc.migrate_to_chat_id}")
+    if isinstance(exc, TelegramBadRequest) and "chat not found" in exc.message.lower():
+        return RecipientUnreachable(f"Telegram: {exc.message}")
     if isinstance(exc, TelegramBadRequest | TelegramEntityTooLarge):
         return PermanentError(f"Telegram rejected the message: {exc.message}")
     if isinstance(exc, TelegramNetworkError | TelegramServerError):

@@ -1,0 +1,95 @@
+"""arq jobs of the signal flow: fan-out, copy-order execution and the outbox sweep.
+
+Every job is idempotent: rows are unique per business key, job ids come from business
+ids, and each job re-reads state and skips what is already done.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from domain import outbox
+from domain.copying import execute_copy_orders as execute_orders
+from domain.fanout import FanOutPlan, fan_out, shards
+from domain.models import EventKind, SignalEvent
+from domain.monitor import close_positions_for_event
+from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
+
+log = logging.getLogger(__name__)
+SWEEP_AFTER_S = 10.0
+
+
+async def fan_out_signal(ctx: dict[str, Any], signal_id: int) -> dict[str, int]:
+    """Fan out a newly published signal: deliveries to subscribers, copy orders of followers.
+
+    Enqueues ``deliver_messages`` and ``execute_copy_orders`` in shards (job ids from the
+    event and first row id), then marks the outbox row processed. Safe to run twice.
+    """
+    d = deps(ctx)
+    event = await SignalEvent.get(signal_id=signal_id, kind=EventKind.PUBLISHED)
+    plan = await fan_out(event.id)
+    await _enqueue_plan(d, plan, f"sig{signal_id}")
+    await outbox.mark_processed("signal.published", signal_id)
+    await activity(d, "fanout", f"signal #{signal_id} fanned out to "
+                   f"{len(plan.delivery_ids)} Telegram subscribers and "
+                   f"{len(plan.copy_order_ids)} copy followers", signalId=signal_id)
+    return {"deliveries": len(plan.delivery_ids), "copy_orders": len(plan.copy_order_ids)}
+
+
+async def fan_out_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
+    """Fan out a later signal event (activation, target, stop, close) to subscribers.
+
+    For CLOSED/CANCELLED events, followers' open paper positions close at the current
+    market price first. Marks the outbox row processed. Safe to run twice.
+    """
+    d = deps(ctx)
+    event = await SignalEvent.get(id=event_id).select_related("signal")
+    if event.kind in (EventKind.CLOSED, EventKind.CANCELLED) and d.services.prices:
+        price = event.price or d.services.prices.last_price(event.signal.symbol)
+        for position in await close_positions_for_event(event_id, price, d.fill_model):
+            await activity(d, "close", f"paper position #{position.id} {position.symbol} "
+                           f"closed by provider at {price}: PnL "
+                           f"{position.realized_pnl:.2f} USDT", positionId=position.id)
+    plan = await fan_out(event_id)
+    await _enqueue_plan(d, plan, f"ev{event_id}")
+    await outbox.mark_processed("signal.event", event_id)
+    return {"deliveries": len(plan.delivery_ids)}
+
+
+async def _enqueue_plan(d: WorkerDeps, plan: FanOutPlan, key: str) -> None:
+    queue = d.services.queue
+    for shard in shards(plan.delivery_ids, DELIVERY_SHARD):
+        await queue.enqueue("deliver_messages", shard, job_id=f"deliver:{key}:{shard[0]}")
+    for shard in shards(plan.copy_order_ids, COPY_SHARD):
+        await queue.enqueue("execute_copy_orders", shard, job_id=f"copy:{key}:{shard[0]}")
+
+
+async def execute_copy_orders(ctx: dict[str, Any], order_ids: list[int]) -> dict[str, int]:
+    """Paper-fill (or skip, with the reason) a shard of copy orders; notify followers."""
+    d = deps(ctx)
+    if d.services.prices is None:
+        raise RuntimeError("worker has no price source; cannot fill paper orders")
+    results = await execute_orders(order_ids, d.services.prices, d.fill_model)
+    notices = [r.notice_id for r in results if r.notice_id is not None]
+    for shard in shards(notices, DELIVERY_SHARD):
+        await d.services.queue.enqueue("deliver_messages", shard,
+                                       job_id=f"deliver:notice:{shard[0]}")
+    for r in results:
+        await activity(d, "copy", f"copy order #{r.order_id} of user {r.user_id}: "
+                       f"{r.status.value} ({r.reason})", orderId=r.order_id)
+    return {r.status.value: sum(1 for x in results if x.status is r.status) for r in results}
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Re-enqueue the job of every outbox row not processed ``SWEEP_AFTER_S`` after commit.
+
+    Covers a crash between commit and enqueue and a Redis that lost its queue. Returns
+    how many jobs were newly enqueued (ids already queued are not enqueued twice).
+    """
+    d = deps(ctx)
+    rows = await outbox.unprocessed(ctx.get("sweep_after_s", SWEEP_AFTER_S))
+    new = await outbox.dispatch(d.services.queue, rows)
+    if new:
+        log.info("outbox sweep re-enqueued %d jobs", new)
+    return new

@@ -1,0 +1,71 @@
+"""arq worker wiring: the job functions, cron schedules and startup/shutdown hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from arq import Worker, cron
+from arq.worker import func
+
+from integrations.arq_queue import queue_name
+from integrations.ratelimit import RedisRateLimiter
+from signalhub.bootstrap import Services
+from workers.context import WorkerDeps
+from workers.delivery import deliver_messages
+from workers.jobs import execute_copy_orders, fan_out_event, fan_out_signal, sweep_outbox
+from workers.monitor import run_monitor
+
+FUNCTIONS = [
+    func(fan_out_signal, name="fan_out_signal", max_tries=5),
+    func(fan_out_event, name="fan_out_event", max_tries=5),
+    func(deliver_messages, name="deliver_messages", max_tries=5, timeout=600),
+    func(execute_copy_orders, name="execute_copy_orders", max_tries=5),
+]
+
+
+def make_sender(services: Services) -> Any:
+    """A ``TelegramSender`` when ``TELEGRAM_BOT_TOKEN`` is set, else None."""
+    settings = services.settings
+    if not settings.telegram_bot_token:
+        return None
+    from integrations.telegram import TelegramSender, make_bot
+
+    return TelegramSender(make_bot(settings.telegram_bot_token, settings.telegram_api_base))
+
+
+def make_worker(services: Services, *, burst: bool = False, monitor: bool = True,
+                sender: Any = None, poll_delay: float = 0.02, **overrides: Any) -> Worker:
+    """An arq ``Worker`` on the namespace's queue with this process's ``services``.
+
+    ``monitor`` starts the position monitor on the price source (not in burst mode).
+    ``sender`` defaults to a TelegramSender built from the settings (None without token).
+    """
+    ns = services.settings.signalhub_namespace
+    sender = sender if sender is not None else make_sender(services)
+    limiter = RedisRateLimiter(services.redis, f"{ns}:ratelimit:telegram:")
+    deps = WorkerDeps(services, sender, limiter)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["deps"] = deps
+        if monitor and not burst:
+            tasks.append(asyncio.create_task(run_monitor(deps), name="position-monitor"))
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        aclose = getattr(sender, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    return Worker(
+        functions=FUNCTIONS,  # type: ignore[arg-type]
+        cron_jobs=[cron(sweep_outbox, second={0, 30}, unique=True, run_at_startup=True)],
+        redis_pool=services.arq, queue_name=queue_name(ns), on_startup=on_startup,
+        on_shutdown=on_shutdown, burst=burst, poll_delay=poll_delay, handle_signals=False,
+        max_jobs=20, keep_result=600, **overrides,
+    )
