@@ -19,7 +19,8 @@ class Setup:
 
     ``target`` is the high of the later candle ``target_index``; ``stop`` is a real low
     from before ``index`` lying below every low up to ``target_index``, so the replay
-    reaches the target before the stop.
+    reaches the target before the stop; the entry is touched again (the signal
+    activates) in a candle before the target's.
     """
 
     index: int
@@ -38,7 +39,8 @@ def winning_buy(candles: list[Candle], start: int, min_gain: Decimal = Decimal("
             if candles[j].high >= entry * min_gain:
                 floor = min(c.low for c in candles[i + 1:j + 1])
                 lows = sorted({c.low for c in candles[i - 300:i] if c.low < floor}, reverse=True)
-                if lows and candles[j].high > entry:
+                activated = any(c.low <= entry for c in candles[i + 1:j])
+                if lows and activated:
                     return Setup(i, entry, lows[0], candles[j].high, j)
                 break
     raise LookupError("no winning setup found")
