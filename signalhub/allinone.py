@@ -54,6 +54,7 @@ async def run_all(settings: Settings, *, prices: PriceSource | None = None,
                 raise task.exception()  # type: ignore[misc]
     finally:
         server.should_exit = True
+        await asyncio.wait(tasks[:1], timeout=5)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from collections.abc import Coroutine
 from typing import Any
 
@@ -87,8 +88,15 @@ async def _live_lines(services: Services) -> None:
                 print(f"  [{message['kind']:>8}] {message['text']}", flush=True)
             elif message["kind"] == "PUBLISHED":
                 s = message["signal"]
-                print(f"\n[signal] #{s['id']} {s['side']} {s['symbol']} entry {s['entryLow']} "
-                      f"stop {s['stopLoss']} targets {', '.join(s['targets'])}", flush=True)
+                targets = ", ".join(_num(t) for t in s["targets"])
+                print(f"\n[signal] #{s['id']} {s['side']} {s['symbol']} entry "
+                      f"{_num(s['entryLow'])} stop {_num(s['stopLoss'])} targets {targets}",
+                      flush=True)
+
+
+def _num(text: str) -> str:
+    """A decimal string without trailing zeros (``143.580000`` → ``143.58``)."""
+    return format(Decimal(text).normalize(), "f")
 
 
 async def _graphql_listener(settings: Settings, token: str) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from decimal import Decimal
 
 from domain.fanout import shards
 from domain.market import Candle
@@ -32,11 +33,15 @@ async def process_candle(d: WorkerDeps, candle: Candle) -> None:
     for message in result.messages:
         signal = message["signal"]
         await activity(d, "signal", f"signal #{signal['id']} {signal['symbol']} "
-                       f"{message['kind']} at {message['price']}", eventId=message["eventId"])
+                       f"{message['kind']} at {_num(message['price'])}", eventId=message["eventId"])
     for position in result.closed_positions:
         await activity(d, "close", f"paper position #{position.id} {position.symbol} closed "
                        f"({position.close_reason}): PnL {position.realized_pnl:.2f} USDT",
                        positionId=position.id)
+
+
+def _num(text: str | None) -> str:
+    return "-" if text is None else format(Decimal(text).normalize(), "f")
 
 
 async def run_monitor(d: WorkerDeps) -> None:

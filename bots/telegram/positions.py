@@ -1,0 +1,24 @@
+"""/positions: the user's paper positions, realized and unrealized PnL, and balance."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bots.telegram import texts
+from bots.telegram.portfolio import load_portfolio
+from domain.models import User
+from signalhub.bootstrap import Services
+
+
+async def show_positions(message: Message, user: User, services: Services) -> None:
+    portfolio = await load_portfolio(user, services.prices)
+    await message.answer(texts.positions_text(portfolio))
+
+
+def make_router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(show_positions, Command("positions"))
+    return router
