@@ -8,10 +8,9 @@ paper fill/close.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from decimal import Decimal
 from collections.abc import Coroutine
+from decimal import Decimal
 from typing import Any
 
 from domain.market import Candle
