@@ -157,9 +157,9 @@ async def close_position(position_id: int, price: Decimal, amount: Decimal | Non
     """Close ``amount`` (None: all that remains) of an OPEN position at ``price``.
 
     Realized PnL (quote currency) = gross move × amount − exit fee (``fee_rate`` ×
-    exit notional), each rounded to 1e-8; the account balance moves by the same. The position is CLOSED when
-    nothing remains. Returns None if the position was already closed. Call inside a
-    transaction.
+    exit notional), each rounded to 1e-8; the account balance moves by the same.
+    The position is CLOSED when nothing remains. Returns None if the position was
+    already closed. Call inside a transaction.
     """
     position = await Position.filter(id=position_id).select_for_update().get_or_none()
     if position is None or position.status is PositionStatus.CLOSED:
