@@ -7,8 +7,8 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bots.telegram import texts
-from bots.telegram.portfolio import load_portfolio
 from domain.models import User
+from domain.portfolio import load_portfolio
 from signalhub.bootstrap import Services
 
 

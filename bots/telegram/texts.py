@@ -11,8 +11,8 @@ from decimal import Decimal
 from aiogram import html
 
 from bots.telegram.commands import COMMANDS
-from bots.telegram.portfolio import Mark, Portfolio
 from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
+from domain.portfolio import Mark, Portfolio
 from integrations.telegram_format import MAX_MESSAGE_UTF16, SIDE_MARKS, format_number, utf16_len
 
 DESCRIPTION_IN_LIST = 140

@@ -16,9 +16,9 @@ from bots.telegram.commands import COPY_USAGE, CopyRequest, UsageError, parse_co
 from bots.telegram.errors import alert_for, reply_for
 from bots.telegram.keyboards import paginate, provider_card_keyboard, providers_keyboard
 from bots.telegram.middlewares import private_chat_id
-from bots.telegram.portfolio import Mark, Portfolio
 from domain.errors import InvalidInput, NotAllowed, NotFound, RetryableError
 from domain.models import PositionStatus, Provider, Side
+from domain.portfolio import Mark, Portfolio
 from integrations.telegram_format import utf16_len
 from tests.fakes.telegram_api import html_to_text
 

@@ -1,7 +1,6 @@
 """Read model of /positions: a user's paper account and positions, marked to market.
 
-A query only (no writes). It belongs next to ``domain.copying`` and lives here until
-the domain offers one; the bot is its only reader so far.
+A query only (no writes), shared by the bot and any other channel.
 """
 
 from __future__ import annotations
