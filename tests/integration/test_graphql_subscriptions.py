@@ -1,0 +1,198 @@
+"""GraphQL subscriptions over real websockets (gql client), PostgreSQL and Redis pub/sub.
+
+Listeners are started as tasks; the test waits until the app's hub has registered
+them (``BusHub.listener_count``) before publishing, so nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client
+from gql.graphql_request import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+
+from domain.publishing import publish_signal
+from domain.signals import make_draft
+from graphql_api.app import build_app
+from signalhub.bootstrap import Services, shutdown
+from signalhub.settings import Settings
+from tests.integration.test_graphql_api import (
+    PUBLISH,
+    Api,
+    btc_signal,
+    provider_of,
+    serve,
+    start_services,
+    user_with_token,
+    wait_until,
+)
+
+EVENTS = """subscription($slugs: [String!]!) { signalEvents(providerSlugs: $slugs) {
+  eventId kind targetIndex price note createdAt
+  signal { id seq providerSlug symbol side entryLow entryHigh stopLoss targets status } } }"""
+EVENT_KINDS = """subscription($slugs: [String!]!) { signalEvents(providerSlugs: $slugs) {
+  kind signal { id } } }"""
+TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL
+
+
+@pytest.fixture
+async def services(clean_db: str, redis: Any, settings: Settings) -> AsyncIterator[Services]:
+    services = await start_services(settings)
+    yield services
+    await shutdown(services, close_database=False)
+
+
+@pytest.fixture
+async def api(services: Services) -> AsyncIterator[Api]:
+    app = build_app(services)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        yield Api(url, client, app)
+
+
+async def listen(api: Api, token: str | None, count: int, slugs: list[str],
+                 query: str = EVENTS, protocol: str = TRANSPORT_WS) -> list[dict[str, Any]]:
+    """The first ``count`` results of a ``signalEvents`` subscription over websocket."""
+    init = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = WebsocketsTransport(url=api.url.replace("http", "ws") + "/graphql",
+                                    subprotocols=[protocol], init_payload=init)
+    results: list[dict[str, Any]] = []
+    async with Client(transport=transport) as session:
+        agen = session.subscribe(GraphQLRequest(query, variable_values={"slugs": slugs}))
+        try:
+            async for result in agen:
+                results.append(result)
+                if len(results) == count:
+                    break
+        finally:
+            await agen.aclose()
+    return results
+
+
+async def start_listeners(services: Services, *listeners: Any) -> list[asyncio.Task[Any]]:
+    """Run ``listen(...)`` coroutines as tasks; returns once the hub holds all of them."""
+    before = services.hub.listener_count()
+    tasks = [asyncio.create_task(listener) for listener in listeners]
+    await wait_until(lambda: services.hub.listener_count() >= before + len(tasks)
+                     or any(t.done() for t in tasks))
+    return tasks
+
+
+async def subscriber_token(api: Api, slug: str = "btc-swing") -> str:
+    _, token = await user_with_token("Subscriber")
+    result = await api.data(f'mutation {{ subscribe(providerSlug: "{slug}") '
+                            '{ __typename } }', token=token)
+    assert result["subscribe"]["__typename"] == "ProviderSubscription"
+    return token
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_subscriber_receives_published_events(api: Api, services: Services,
+                                                    protocol: str) -> None:
+    _, owner_token = await provider_of(api)
+    token = await subscriber_token(api)
+    [task] = await start_listeners(services, listen(api, token, 1, ["btc-swing"],
+                                                    protocol=protocol))
+
+    published = (await api.data(PUBLISH, {"input": btc_signal()}, owner_token))["publishSignal"]
+    [result] = await asyncio.wait_for(task, 15)
+
+    event = result["signalEvents"]
+    assert event | {"eventId": 0, "createdAt": ""} == {
+        "eventId": 0, "kind": "PUBLISHED", "targetIndex": 0, "price": None, "note": "",
+        "createdAt": "", "signal": {
+            "id": published["id"], "seq": 1, "providerSlug": "btc-swing",
+            "symbol": "BTC/USDT", "side": "BUY", "entryLow": "100", "entryHigh": "110.5",
+            "stopLoss": "90", "targets": ["120", "130"], "status": "PENDING"}}
+    assert event["createdAt"].endswith("+00:00")
+
+
+async def test_event_published_by_another_process_reaches_the_listener(
+        api: Api, services: Services, settings: Settings) -> None:
+    owner, owner_token = await provider_of(api)
+    token = await subscriber_token(api)
+    [task] = await start_listeners(services, listen(api, token, 2, ["btc-swing"]))
+    other = await start_services(settings)
+    try:
+        draft = make_draft(symbol="ETH/USDT", side="SELL", entry_low="3000", entry_high=None,
+                           stop_loss="3100", targets=["2900", "2800"])
+        signal = await publish_signal(owner, "btc-swing", draft, other.queue, other.bus)
+    finally:
+        await shutdown(other, close_database=False)
+    closing = await api.data('mutation($id: Int!) { closeSignal(signalId: $id, note: "tp") '
+                             '{ __typename } }', {"id": signal.id}, owner_token)
+    results = await asyncio.wait_for(task, 15)
+
+    assert closing["closeSignal"]["__typename"] == "SignalEvent"
+    kinds = [(r["signalEvents"]["kind"], r["signalEvents"]["signal"]["id"]) for r in results]
+    assert kinds == [("PUBLISHED", signal.id), ("CLOSED", signal.id)]
+    first = results[0]["signalEvents"]["signal"]
+    assert (first["side"], first["entryLow"], first["targets"]) == ("SELL", "3000",
+                                                                   ["2900", "2800"])
+    assert Decimal(results[1]["signalEvents"]["price"]) > 0
+
+
+@pytest.mark.parametrize(("who", "slugs", "message"), [
+    ("stranger", ["btc-swing"], "subscribe to 'btc-swing'"),
+    ("subscriber", ["btc-swing", "eth-swing"], "subscribe to 'eth-swing'"),
+    ("subscriber", ["no-such"], "no provider with slug 'no-such'"),
+    ("anonymous", ["btc-swing"], "sign in"),
+    ("subscriber", [], "give 1 to 50 provider slugs"),
+])
+async def test_listening_is_refused_before_any_event(api: Api, services: Services, who: str,
+                                                      slugs: list[str], message: str) -> None:
+    await provider_of(api, "btc-swing")
+    await provider_of(api, "eth-swing")
+    token = {"stranger": (await user_with_token("Stranger"))[1],
+             "subscriber": await subscriber_token(api), "anonymous": None}[who]
+
+    with pytest.raises(TransportQueryError) as refused:
+        await asyncio.wait_for(listen(api, token, 1, slugs), 15)
+
+    assert message in str(refused.value)
+    assert services.hub.listener_count() == 0
+
+
+async def test_owner_may_listen_to_own_provider(api: Api, services: Services) -> None:
+    _, owner_token = await provider_of(api)
+    [task] = await start_listeners(services, listen(api, owner_token, 1, ["btc-swing"]))
+
+    await api.data(PUBLISH, {"input": btc_signal()}, owner_token)
+
+    [result] = await asyncio.wait_for(task, 15)
+    assert result["signalEvents"]["kind"] == "PUBLISHED"
+
+
+async def test_listeners_of_one_query_share_one_execution_per_event(
+        api: Api, services: Services) -> None:
+    _, owner_token = await provider_of(api)
+    tokens = [await subscriber_token(api) for _ in range(3)]
+    schema = api.app.state.schema
+    tasks = await start_listeners(
+        services,
+        listen(api, tokens[0], 2, ["btc-swing"]),
+        listen(api, tokens[1], 2, ["btc-swing"]),
+        listen(api, tokens[2], 2, ["btc-swing"], protocol=LEGACY_WS),
+        listen(api, tokens[0], 2, ["btc-swing"], query=EVENT_KINDS),
+    )
+    executions_before = schema.event_results.executions
+
+    for note in ("first", "second"):
+        await api.data(PUBLISH, {"input": btc_signal(note=note)}, owner_token)
+    same_query = [await asyncio.wait_for(task, 15) for task in tasks[:3]]
+    other_query = await asyncio.wait_for(tasks[3], 15)
+
+    assert same_query[0] == same_query[1] == same_query[2]
+    assert [r["signalEvents"]["kind"] for r in other_query] == ["PUBLISHED", "PUBLISHED"]
+    assert [r["signalEvents"]["signal"]["id"] for r in other_query] == [
+        r["signalEvents"]["signal"]["id"] for r in same_query[0]]
+    # two events x two groups (EVENTS, EVENT_KINDS): four executions for four listeners
+    assert schema.event_results.executions - executions_before == 4
+    await wait_until(lambda: services.hub.listener_count() == 0)  # closed streams unregister
