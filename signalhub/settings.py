@@ -95,7 +95,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        raise SettingsError(f"setting {name}: {error['msg']}") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {message}") from None
 
 
 def ensure_secret_key(settings: Settings) -> str:
