@@ -49,7 +49,9 @@ async def execute_copy_orders(order_ids: list[int], prices: PriceSource,
 
     Writes per order: copy_orders (FILLED with amount/price/notional/fee/slippage, or
     SKIPPED with the reason), positions (when filled), paper_accounts (entry fee), and
-    a notice Delivery for followers with a Telegram chat. Idempotent.
+    a notice Delivery for followers with a Telegram chat. Idempotent. Orders of one
+    follower are serialised by a lock on their paper account (PostgreSQL), so concurrent
+    shards cannot together exceed ``max_open_positions``.
     """
     results = []
     for order_id in order_ids:
@@ -66,6 +68,9 @@ async def _execute_one(order_id: int, prices: PriceSource,
         if order is None or order.status is not OrderStatus.PENDING:
             return None
         await order.fetch_related("signal", "user")
+        # One follower's orders are decided one at a time: the account row lock makes a
+        # concurrent shard wait, so its open-position count sees this order's position.
+        await PaperAccount.filter(user_id=order.user.id).select_for_update().get()
         decision = await _decide(order, prices, fill_model)
         _apply(order, decision, fill_model)
         await order.save()
@@ -110,7 +115,6 @@ def _apply(order: CopyOrder, decision: CopyDecision, fill_model: FillModel) -> N
 
 async def _open_position(order: CopyOrder, decision: CopyDecision, market_ts: int) -> Position:
     signal = order.signal
-    await PaperAccount.filter(user_id=order.user.id).select_for_update().get()
     account = await PaperAccount.get(user_id=order.user.id)
     account.balance -= decision.fee
     await account.save(update_fields=["balance"])

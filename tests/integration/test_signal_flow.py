@@ -161,3 +161,22 @@ async def test_blocked_user_is_marked_unreachable_and_429_is_waited_out(world) -
     to_1002 = [c for c in api.calls if c.method == "sendMessage"
                and str(c.params.get("chat_id")) == "1002"]
     assert [c.status for c in to_1002] == [429, 200]
+
+
+async def test_follower_at_max_open_positions_is_skipped_and_told(world) -> None:  # noqa: ANN001
+    services, api, sender = world
+    owner, subs = await _people()
+    await set_copy_trading(subs[0], "flow-test", True, max_open_positions=1)
+    first = await publish_signal(owner, "flow-test", _draft(), services.queue, services.bus,
+                                 market_ts=services.prices.now_ms())
+    second = await publish_signal(owner, "flow-test", _draft(), services.queue, services.bus,
+                                  market_ts=services.prices.now_ms())
+    await _run_worker(services, sender)
+    assert (await CopyOrder.get(signal_id=first.id)).status is OrderStatus.FILLED
+    skipped = await CopyOrder.get(signal_id=second.id)
+    assert skipped.status is OrderStatus.SKIPPED
+    assert skipped.reason == "max open positions reached (1 of 1)"
+    assert await Position.filter(user_id=subs[0].id).count() == 1
+    told = [m.text for m in api.sent_messages(1000) if "was not copied" in m.text]
+    assert told == [f"Signal #{second.id} BTC/USDT was not copied: "
+                    "max open positions reached (1 of 1)."]
