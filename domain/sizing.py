@@ -78,7 +78,7 @@ def decide_copy_order(
 
     Skips when: no market price is known; the follower already holds
     ``max_open_positions``; equity is not positive; the market is already at or
-    beyond the stop-loss or the first take-profit target.
+    beyond the stop-loss or the first take-profit target; the amount rounds to zero.
     """
     skip = _skip_reason(side, stop_loss, first_target, market_price, equity, open_positions,
                         limits)
@@ -88,6 +88,9 @@ def decide_copy_order(
     slip = fill_model.slippage_rate if side is Side.BUY else -fill_model.slippage_rate
     price = market_price * (1 + slip)
     amount = (notional / price).quantize(AMOUNT_QUANTUM, rounding=ROUND_DOWN)
+    if amount <= 0:
+        return CopyDecision(False, f"position size {notional:.8f} is below the smallest "
+                                   f"amount ({AMOUNT_QUANTUM}) at price {price:.8g}")
     notional = money(amount * price)
     fee = money(notional * fill_model.fee_rate)
     return CopyDecision(True, "filled at market (paper)", amount, price, notional, fee)
