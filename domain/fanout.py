@@ -1,8 +1,10 @@
 """Fan-out of a signal event to subscribers (deliveries) and followers (copy orders).
 
 Rows are bulk-inserted under unique keys (``ON CONFLICT DO NOTHING``), so running a
-fan-out twice writes nothing new; the ids returned are the rows still PENDING, which
-the caller turns into delivery and execution jobs (shards).
+fan-out twice writes nothing new. The delivery ids returned are all of the event's
+deliveries (whatever their status) so that shards, and the job ids built from them,
+are the same on every run; delivery jobs skip rows already sent. Copy-order ids are
+the intents still PENDING.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from domain.errors import NotFound
 from domain.models import (
     CopyOrder,
     Delivery,
-    DeliveryStatus,
     EventKind,
     OrderStatus,
     SignalEvent,
@@ -64,8 +65,7 @@ async def fan_out(event_id: int) -> FanOutPlan:
         for s in subs if s["user__telegram_chat_id"] and s["user__telegram_reachable"]
     ], ignore_conflicts=True)
     plan = FanOutPlan(event.id)
-    plan.delivery_ids = await Delivery.filter(
-        event_id=event.id, status=DeliveryStatus.PENDING).order_by("id").values_list(
+    plan.delivery_ids = await Delivery.filter(event_id=event.id).order_by("id").values_list(
         "id", flat=True)  # type: ignore[assignment]
     if event.kind is EventKind.PUBLISHED:
         plan.copy_order_ids = await _copy_intents(event, [

@@ -4,7 +4,9 @@ A draft is valid when (BUY) ``stop_loss < entry_low <= entry_high < every target
 with targets strictly ascending, or the mirror for SELL (``stop_loss > entry_high``,
 targets strictly descending below ``entry_low``); prices are positive and finite;
 leverage, if given, is 1–125; there are 1–10 targets; the symbol is in ccxt's
-unified form (``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE``).
+unified form (``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE``, at most 48 characters); prices
+have at most 12 decimal places and 18 integer digits (they are stored as NUMERIC(30, 12)
+and hashed as given, so a price the column would round is refused, not altered).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ GENESIS_HASH = "0" * 64
 MAX_TARGETS = 10
 MAX_LEVERAGE = 125
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+MAX_SYMBOL_LENGTH = 48  # signals.symbol is VARCHAR(48)
+MAX_DECIMALS = 12  # prices are NUMERIC(30, 12)
+MAX_INTEGER_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ def parse_price(field_name: str, value: object) -> Decimal:
         raise InvalidSignal(field_name, "must be a finite number")
     if price <= 0:
         raise InvalidSignal(field_name, "must be greater than 0")
+    exponent = int(price.as_tuple().exponent)
+    if -exponent > MAX_DECIMALS and price != price.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
+        raise InvalidSignal(field_name, f"must have at most {MAX_DECIMALS} decimal places")
+    if price.adjusted() >= MAX_INTEGER_DIGITS:
+        raise InvalidSignal(field_name, f"must be below 10^{MAX_INTEGER_DIGITS}")
     return price
 
 
@@ -91,7 +101,7 @@ def make_draft(
 
 def validate_draft(draft: SignalDraft) -> None:
     """Raise ``InvalidSignal`` for the first broken rule of ``draft`` (see module doc)."""
-    if not SYMBOL_RE.match(draft.symbol):
+    if len(draft.symbol) > MAX_SYMBOL_LENGTH or not SYMBOL_RE.match(draft.symbol):
         raise InvalidSignal(
             "symbol", f"must be a ccxt unified symbol like BTC/USDT, got {draft.symbol!r}"
         )

@@ -16,6 +16,15 @@ whose root fields are all in ``grouped_fields``:
 4. the websocket handlers of ``graphql_api.transport`` write that JSON into the
    frame of each listener (only the operation id differs).
 
+5. fan-out: when the websocket handler set ``DIRECT`` (its send callable and the
+   listener's frame prefix) and the source stream can attach a sink to its hub
+   (``integrations.redis_bus.BusStream``), the listener joins a ``FanOut`` of its
+   group instead of iterating a queue: on each bus message the hub calls the group
+   once, the group executes once and writes ``prefix + payload + "}"`` to every
+   listener in one loop, with no task woken per listener. A send that cannot finish
+   at once continues in a task of its own (later frames for that socket queue behind
+   it); a send that fails drops that listener and ends its operation.
+
 Anything in the result that depends on the listener must be part of the group key:
 override ``group_scope``. Every other operation takes strawberry's own path.
 The grouped path runs no schema extensions.
@@ -25,8 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from inspect import isawaitable
@@ -56,6 +67,22 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
 
 MAX_QUERY_CHARS = 20_000
+MAX_BACKLOG = 1000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Direct:
+    """How a websocket handler's operation task receives shared frames directly:
+    ``send_text(prefix + payload_json + "}")``; ``is_open()`` false once completed."""
+
+    send_text: Callable[[str], Coroutine[Any, Any, None]]
+    prefix: str
+    is_open: Callable[[], bool] = lambda: True
+
+
+DIRECT: ContextVar[Direct | None] = ContextVar("graphql_direct_sink", default=None)
 
 
 @dataclass
@@ -135,6 +162,7 @@ class GroupedSchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         self.grouped_fields = frozenset(grouped_fields)
         self.event_results = EventResults()
+        self.fanouts: dict[Any, FanOut] = {}
         self._prepare = lru_cache(maxsize=cache_size)(self._prepare_document)
 
     def group_scope(self, context: Any) -> Any:
@@ -204,9 +232,26 @@ class GroupedSchema(strawberry.Schema):
         if isinstance(source, CoreResult):
             yield self._pre_execution_error(source.errors or [])
             return
+        direct = DIRECT.get()
+        if direct is not None and _can_attach(source):
+            await self._fan_out(source, key, executor, direct)
+            return
         async with aclosing(source):
             async for event in source:
                 yield await self._result_for(executor, key, event)
+
+    async def _fan_out(self, source: Any, key: Any, executor: Any, direct: Direct) -> None:
+        """Join the group's ``FanOut`` until the operation ends or the listener is dropped."""
+        fanout_key = (key, tuple(source.topics), id(source.hub))
+        fanout = self.fanouts.get(fanout_key)
+        if fanout is None:
+            fanout = FanOut(self, fanout_key, source, executor)
+            self.fanouts[fanout_key] = fanout
+        listener = fanout.add(direct)
+        try:
+            await listener.done
+        finally:
+            fanout.remove(listener)
 
     async def _result_for(self, executor: Any, key: Any, event: Any) -> SharedResult:
         event_id, message = _event_identity(event)
@@ -240,6 +285,136 @@ class GroupedSchema(strawberry.Schema):
     def _pre_execution_error(self, errors: list[GraphQLError]) -> PreExecutionError:
         self._process_errors(errors, None)
         return PreExecutionError(data=None, errors=errors)
+
+
+def _can_attach(source: Any) -> bool:
+    hub = getattr(source, "hub", None)
+    return (callable(getattr(hub, "attach", None)) and hasattr(source, "topics")
+            and callable(getattr(source, "wrap", None)))
+
+
+class Listener:
+    """One websocket operation of a ``FanOut``."""
+
+    __slots__ = ("backlog", "direct", "done", "task")
+
+    def __init__(self, direct: Direct) -> None:
+        self.direct = direct
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.backlog: list[str] | None = None  # frames waiting behind an unfinished send
+        self.task: asyncio.Task[None] | None = None
+
+
+class FanOut:
+    """The listeners of one group on one hub: a hub sink that executes each message
+    once and sends the frame to every listener in one loop."""
+
+    def __init__(self, schema: GroupedSchema, key: Any, source: Any, executor: Any) -> None:
+        self.schema, self.key, self.executor = schema, key, executor
+        self.hub, self.topics, self.wrap = source.hub, list(source.topics), source.wrap
+        self.listeners: dict[int, Listener] = {}
+        self._tail: asyncio.Future[None] | None = None
+        self.hub.attach(self.topics, self)
+
+    def __len__(self) -> int:
+        return len(self.listeners)
+
+    def add(self, direct: Direct) -> Listener:
+        listener = Listener(direct)
+        self.listeners[id(listener)] = listener
+        return listener
+
+    def remove(self, listener: Listener) -> None:
+        self.listeners.pop(id(listener), None)
+        task = listener.task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        if not listener.done.done():
+            listener.done.set_result(None)
+        if not self.listeners and self.schema.fanouts.get(self.key) is self:
+            del self.schema.fanouts[self.key]
+            self.hub.detach(self.topics, self)
+
+    def __call__(self, topic: str, raw: str, message: dict[str, Any]) -> None:
+        if not self.listeners:
+            return
+        event = self.wrap(message)
+        self.schema.event_results.executions += 1
+        result = self.schema._execute_event(self.executor, event)  # noqa: SLF001
+        if self._tail is not None and self._tail.done():
+            self._tail = None
+        if isawaitable(result) or self._tail is not None:
+            self._tail = asyncio.ensure_future(self._send_later(self._tail, result))
+        else:
+            self.send(result.payload_json)  # type: ignore[union-attr]
+
+    async def _send_later(self, previous: asyncio.Future[None] | None,
+                          result: SharedResult | Awaitable[SharedResult]) -> None:
+        if previous is not None:
+            await asyncio.wait((previous,))
+        if isawaitable(result):
+            result = await result
+        self.send(result.payload_json)
+
+    def send(self, payload_json: str) -> None:
+        """Write one shared payload to every listener (the hot loop)."""
+        tail = payload_json + "}"
+        for listener in list(self.listeners.values()):
+            direct = listener.direct
+            frame = direct.prefix + tail
+            if listener.backlog is not None:
+                if len(listener.backlog) >= MAX_BACKLOG:
+                    del listener.backlog[0]
+                listener.backlog.append(frame)
+                continue
+            if not direct.is_open():
+                continue
+            try:
+                sending = direct.send_text(frame)
+                try:
+                    waiting_on = sending.send(None)
+                except StopIteration:
+                    continue
+            except Exception:  # noqa: BLE001 - a closed socket just leaves
+                self.drop(listener)
+                continue
+            listener.backlog = []
+            listener.task = asyncio.ensure_future(self._finish(listener, sending, waiting_on))
+
+    async def _finish(self, listener: Listener, sending: Coroutine[Any, Any, None],
+                      waiting_on: Any) -> None:
+        """Drive a send that could not finish at once, then the frames queued behind it."""
+        try:
+            await _drive(sending, waiting_on)
+            while listener.backlog:
+                frame = listener.backlog.pop(0)
+                if listener.direct.is_open():
+                    await listener.direct.send_text(frame)
+            listener.backlog = None
+        except asyncio.CancelledError:
+            sending.close()
+            raise
+        except Exception:  # noqa: BLE001 - a closed or failing socket just leaves
+            self.drop(listener)
+
+    def drop(self, listener: Listener) -> None:
+        log.debug("dropping a websocket listener whose send failed")
+        self.remove(listener)
+
+
+async def _drive(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Finish a coroutine already stepped once (it is suspended on ``waiting_on``), as
+    a task would, without wrapping it in one up front."""
+    while True:
+        if waiting_on is None:
+            await asyncio.sleep(0)
+        else:
+            waiting_on._asyncio_future_blocking = False  # noqa: SLF001 - task protocol
+            await asyncio.wait((waiting_on,))
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 def _event_identity(event: Any) -> tuple[Any, Any]:

@@ -8,7 +8,7 @@ when the subscription starts, before anything is yielded.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -44,12 +44,16 @@ async def authorized_topics(user: User, slugs: list[str]) -> list[str]:
     return topics
 
 
-async def event_stream(hub: BusHub, topics: list[str]) -> AsyncIterator[SignalEvent]:
-    """Every bus message of ``topics`` from the first iteration on, until closed."""
-    async with hub.listen(topics) as queue:
-        while True:
-            _topic, _raw, message = await queue.get()
-            yield SignalEvent(message=message)
+def signal_event(message: dict[str, Any]) -> SignalEvent:
+    return SignalEvent(message=message)
+
+
+def event_stream(hub: BusHub, topics: list[str]) -> AsyncIterator[SignalEvent]:
+    """Every bus message of ``topics`` from the first iteration on, until closed.
+
+    A ``BusStream``: the grouped websocket path attaches a fan-out sink to the hub
+    instead of iterating it (``graphql_api.grouping``)."""
+    return hub.stream(topics, signal_event)
 
 
 @strawberry.type(description="Live updates over websocket (graphql-transport-ws or graphql-ws).")

@@ -3,7 +3,10 @@
 Both websocket protocols are served (graphql-transport-ws and legacy graphql-ws).
 When a result is a ``SharedResult`` (one execution for a listener group, see
 ``graphql_api.grouping``), its payload was serialised once; the handlers here only
-wrap it in each listener's frame instead of encoding the result again.
+wrap it in each listener's frame instead of encoding the result again. Each operation
+task also sets ``grouping.DIRECT`` (the websocket's ``send_text`` and the frame prefix
+of its operation id), so grouped bus subscriptions are written by the group's fan-out
+loop directly, without passing through the operation task at all.
 """
 
 from __future__ import annotations
@@ -28,18 +31,28 @@ from strawberry.utils.aio import aclosing
 
 from domain.users import authenticate
 from graphql_api.context import Context, bearer_token
-from graphql_api.grouping import SharedResult
+from graphql_api.grouping import DIRECT, Direct, SharedResult
 from graphql_api.loaders import Loaders
+
+
+def next_prefix(operation_id: str) -> str:
+    """graphql-transport-ws ``next`` message up to its payload (then payload + ``}``)."""
+    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":'
+
+
+def data_prefix(operation_id: str) -> str:
+    """Legacy graphql-ws ``data`` message up to its payload (then payload + ``}``)."""
+    return f'{{"type":"data","id":{json.dumps(operation_id)},"payload":'
 
 
 def next_frame(operation_id: str, result: SharedResult) -> str:
     """graphql-transport-ws ``next`` message around an already serialised payload."""
-    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{result.payload_json}}}'
+    return next_prefix(operation_id) + result.payload_json + "}"
 
 
 def data_frame(operation_id: str, result: SharedResult) -> str:
     """Legacy graphql-ws ``data`` message around an already serialised payload."""
-    return f'{{"type":"data","id":{json.dumps(operation_id)},"payload":{result.payload_json}}}'
+    return data_prefix(operation_id) + result.payload_json + "}"
 
 
 class FrameWebSocketAdapter(ASGIWebSocketAdapter):
@@ -54,6 +67,12 @@ class FrameWebSocketAdapter(ASGIWebSocketAdapter):
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws: shared results go out as pre-encoded ``next`` frames."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        adapter: FrameWebSocketAdapter = self.websocket  # type: ignore[assignment]
+        DIRECT.set(Direct(adapter.ws.send_text, next_prefix(operation.id),
+                          lambda: not operation.completed))
+        await super().run_operation(operation)
 
     async def _send_result_stream(self, operation: Operation[Context, None],
                                   result_source: Any) -> None:
@@ -73,6 +92,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class WSHandler(BaseGraphQLWSHandler[Context, None]):
     """Legacy graphql-ws: shared results go out as pre-encoded ``data`` frames."""
+
+    async def handle_async_results(self, operation_id: str, query: str,
+                                   operation_name: str | None,
+                                   variables: dict[str, object] | None) -> None:
+        adapter: FrameWebSocketAdapter = self.websocket  # type: ignore[assignment]
+        DIRECT.set(Direct(adapter.ws.send_text, data_prefix(operation_id)))
+        await super().handle_async_results(operation_id, query, operation_name, variables)
 
     async def send_data_message(self, execution_result: ExecutionResult,
                                 operation_id: str) -> None:

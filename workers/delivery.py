@@ -1,7 +1,8 @@
 """Job ``deliver_messages``: send pending Delivery rows through the shared rate limiter.
 
-Each delivery is re-read before sending and marked SENT right after, so a job that
-runs again (retry, second worker, crash) skips what already went out. A 429 is waited
+Each delivery is claimed in Redis (``<ns>:delivery-claim:<id>``, expiring), re-read
+and marked SENT right after sending, so two jobs over the same rows never both send
+one, and a job that runs again (retry, second worker, crash) skips what went out. A 429 is waited
 out for its ``retry_after`` (and pushes the shared limiter back for every worker); a
 user who blocked the bot is marked unreachable and their deliveries UNREACHABLE, never
 retried; other failures are retried up to ``max_send_attempts`` times, then FAILED.
@@ -21,6 +22,7 @@ from integrations.telegram_format import render_event, render_notice
 from workers.context import WorkerDeps, activity, deps
 
 log = logging.getLogger(__name__)
+CLAIM_S = 300  # a crashed sender's claim expires; the row stays PENDING and is re-sent
 
 
 async def deliver_messages(ctx: dict[str, Any], delivery_ids: list[int]) -> dict[str, int]:
@@ -38,6 +40,16 @@ async def deliver_messages(ctx: dict[str, Any], delivery_ids: list[int]) -> dict
 
 
 async def _deliver_one(d: WorkerDeps, delivery_id: int, rendered: dict[int, str]) -> str:
+    claim = f"{d.services.settings.signalhub_namespace}:delivery-claim:{delivery_id}"
+    if not await d.services.redis.set(claim, 1, nx=True, ex=CLAIM_S):
+        return "skipped"  # another job is sending it right now
+    try:
+        return await _deliver_claimed(d, delivery_id, rendered)
+    finally:
+        await d.services.redis.delete(claim)
+
+
+async def _deliver_claimed(d: WorkerDeps, delivery_id: int, rendered: dict[int, str]) -> str:
     delivery = await Delivery.get_or_none(id=delivery_id).select_related("user")
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         return "skipped"

@@ -7,17 +7,26 @@ ids, and each job re-reads state and skips what is already done.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import outbox
 from domain.copying import execute_copy_orders as execute_orders
 from domain.fanout import FanOutPlan, fan_out, shards
-from domain.models import EventKind, SignalEvent
+from domain.models import (
+    CopyOrder,
+    Delivery,
+    DeliveryStatus,
+    EventKind,
+    OrderStatus,
+    SignalEvent,
+)
 from domain.monitor import close_positions_for_event
 from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
 
 log = logging.getLogger(__name__)
 SWEEP_AFTER_S = 10.0
+PENDING_AFTER_S = 60.0
 
 
 async def fan_out_signal(ctx: dict[str, Any], signal_id: int) -> dict[str, int]:
@@ -82,14 +91,35 @@ async def execute_copy_orders(ctx: dict[str, Any], order_ids: list[int]) -> dict
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Re-enqueue the job of every outbox row not processed ``SWEEP_AFTER_S`` after commit.
+    """Re-enqueue lost work: outbox rows, PENDING deliveries and PENDING copy orders.
 
-    Covers a crash between commit and enqueue and a Redis that lost its queue. Returns
-    how many jobs were newly enqueued (ids already queued are not enqueued twice).
+    Outbox rows not processed ``SWEEP_AFTER_S`` after commit get their fan-out job
+    again (a crash between commit and enqueue). Deliveries and copy orders still PENDING
+    ``PENDING_AFTER_S`` after they were written get new jobs (Redis lost its queue after
+    the fan-out). Jobs skip what is done, so the sweep never duplicates a message or an
+    order. Returns how many jobs were newly enqueued.
     """
     d = deps(ctx)
     rows = await outbox.unprocessed(ctx.get("sweep_after_s", SWEEP_AFTER_S))
     new = await outbox.dispatch(d.services.queue, rows)
+    new += await _sweep_pending(d, ctx.get("sweep_after_s", PENDING_AFTER_S))
     if new:
         log.info("outbox sweep re-enqueued %d jobs", new)
+    return new
+
+
+async def _sweep_pending(d: WorkerDeps, older_than_s: float) -> int:
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    new = 0
+    if d.sender is not None:
+        ids = await Delivery.filter(status=DeliveryStatus.PENDING, created_at__lte=cutoff
+                                    ).order_by("id").limit(5000).values_list("id", flat=True)
+        for shard in shards(list(ids), DELIVERY_SHARD):  # type: ignore[arg-type]
+            new += await d.services.queue.enqueue("deliver_messages", shard,
+                                                  job_id=f"deliver:sweep:{shard[0]}")
+    orders = await CopyOrder.filter(status=OrderStatus.PENDING, created_at__lte=cutoff
+                                    ).order_by("id").limit(5000).values_list("id", flat=True)
+    for shard in shards(list(orders), COPY_SHARD):  # type: ignore[arg-type]
+        new += await d.services.queue.enqueue("execute_copy_orders", shard,
+                                              job_id=f"copy:sweep:{shard[0]}")
     return new

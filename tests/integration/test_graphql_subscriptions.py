@@ -196,3 +196,82 @@ async def test_listeners_of_one_query_share_one_execution_per_event(
     # two events x two groups (EVENTS, EVENT_KINDS): four executions for four listeners
     assert schema.event_results.executions - executions_before == 4
     await wait_until(lambda: services.hub.listener_count() == 0)  # closed streams unregister
+
+
+async def test_grouped_listeners_are_written_by_one_fan_out_per_group(
+        api: Api, services: Services) -> None:
+    _, owner_token = await provider_of(api)
+    tokens = [await subscriber_token(api) for _ in range(2)]
+    schema = api.app.state.schema
+    tasks = await start_listeners(
+        services,
+        listen(api, tokens[0], 1, ["btc-swing"]),
+        listen(api, tokens[1], 1, ["btc-swing"], protocol=LEGACY_WS),
+    )
+
+    assert [len(fanout) for fanout in schema.fanouts.values()] == [2]
+    await api.data(PUBLISH, {"input": btc_signal()}, owner_token)
+    results = [await asyncio.wait_for(task, 15) for task in tasks]
+
+    assert results[0] == results[1]
+    assert results[0][0]["signalEvents"]["kind"] == "PUBLISHED"
+    await wait_until(lambda: not schema.fanouts and services.hub.listener_count() == 0)
+
+
+class Frames:
+    """Stand-in websocket ``send_text``: records frames, optionally fails or stalls."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.frames: list[str] = []
+        self.release = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        if self.mode == "fail":
+            raise RuntimeError("socket closed")
+        if self.mode == "stall":
+            await self.release.wait()
+        self.frames.append(text)
+
+
+async def test_fan_out_drops_failing_sockets_and_never_waits_for_slow_ones() -> None:
+    from graphql_api.grouping import DIRECT, Direct, GroupedSchema, shared_result
+    from integrations.redis_bus import BusHub
+
+    class Stub(GroupedSchema):
+        def __init__(self) -> None:  # no strawberry schema needed for the fan-out
+            self.event_results, self.fanouts = type("Counter", (), {"executions": 0})(), {}
+
+        def _execute_event(self, executor: Any, event: Any) -> Any:
+            from graphql import ExecutionResult
+            return shared_result(ExecutionResult({"n": event["n"]}, None))
+
+    hub = BusHub(None, "ns")  # type: ignore[arg-type] - only attach/dispatch are used
+    source = hub.stream(["t"], lambda message: message)
+    schema = Stub()
+    ok, slow, failing = Frames(), Frames("stall"), Frames("fail")
+
+    async def operation(frames: Frames, op_id: str) -> None:
+        DIRECT.set(Direct(frames.send_text, f'{{"id":"{op_id}","payload":'))
+        await schema._fan_out(source, "group", None, DIRECT.get())  # noqa: SLF001
+
+    tasks = [asyncio.create_task(operation(f, i)) for i, f in
+             (("1", ok), ("2", slow), ("3", failing))]
+    await wait_until(lambda: hub.listener_count() == 3)
+
+    hub._dispatch("t", '{"n": 1}')  # noqa: SLF001
+    hub._dispatch("t", '{"n": 2}')  # noqa: SLF001
+    assert ok.frames == ['{"id":"1","payload":{"data":{"n":1}}}',
+                         '{"id":"1","payload":{"data":{"n":2}}}']
+    assert schema.event_results.executions == 2
+    await asyncio.wait_for(tasks[2], 5)  # the failing socket's operation ended
+    assert hub.listener_count() == 2 and slow.frames == []
+
+    slow.release.set()
+    await wait_until(lambda: len(slow.frames) == 2)
+    assert slow.frames == [f.replace('"1"', '"2"') for f in ok.frames]
+
+    for task in tasks[:2]:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert hub.listener_count() == 0 and not schema.fanouts
