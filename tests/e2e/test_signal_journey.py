@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
@@ -26,6 +24,7 @@ from integrations.prices import ReplayPriceSource
 from integrations.telegram import TelegramSender, make_bot
 from signalhub.bootstrap import bootstrap, shutdown
 from tests.fakes.telegram_api import FakeTelegramApi
+from tests.support.servers import serve
 from tests.support.setups import BTC_1H, btc_candles, winning_buy
 from workers.context import WorkerDeps
 from workers.monitor import process_candle
@@ -38,21 +37,6 @@ PUBLISH = """mutation($input: PublishSignalInput!) { publishSignal(input: $input
   __typename ... on Signal { id status } ... on ValidationError { field message } } }"""
 LISTEN = gql("""subscription($slugs: [String!]!) { signalEvents(providerSlugs: $slugs) {
   kind targetIndex price signal { id symbol side status } } }""")
-
-
-@contextlib.asynccontextmanager
-async def serve(app) -> AsyncIterator[str]:  # noqa: ANN001
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           ws_per_message_deflate=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _listen(url: str, token: str, events: list[dict]) -> None:
@@ -78,7 +62,8 @@ async def _until(predicate, timeout: float = 5.0) -> None:  # noqa: ANN001
 async def world(clean_db, settings, redis):  # noqa: ANN001
     prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=CANDLES[SETUP.index].close_ts)
     services = await bootstrap(settings, prices=prices, init_database=False)
-    async with FakeTelegramApi() as api, serve(build_app(services)) as url:
+    async with FakeTelegramApi() as api, serve(build_app(services)) as base:
+        url = base.removeprefix("http://")
         sender = TelegramSender(make_bot(TOKEN, api.base_url))
         yield services, api, sender, url
         await sender.aclose()

@@ -1,14 +1,12 @@
 """GraphQL queries and mutations over real HTTP (uvicorn on loopback), PostgreSQL and Redis.
 
 Every typed error is checked to store nothing (signals and outbox rows are counted).
-The helpers at the top (``serve``, ``Api``, ``services`` set-up) are reused by
+The helpers at the top (``Api``, ``services`` set-up) are reused by
 ``test_graphql_subscriptions``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -16,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from arq.jobs import Job
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -31,6 +28,7 @@ from integrations.arq_queue import queue_name
 from integrations.prices import ReplayPriceSource
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import PACKAGE_DATA, Settings
+from tests.support.servers import serve
 
 SIGNAL_FIELDS = """id seq providerSlug symbol side entryLow entryHigh stopLoss targets leverage
                    note status outcome targetsHit contentHash createdAt"""
@@ -47,30 +45,6 @@ async def start_services(settings: Settings) -> Services:
     """Services of one "process": manual replay prices, the run's database already open."""
     return await bootstrap(settings, prices=ReplayPriceSource(PACKAGE_DATA, speed=None),
                            init_database=False)
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (free port); yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                           log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    await wait_until(lambda: server.started or task.done())
-    if task.done():
-        task.result()
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    """Poll ``condition()`` until true (readiness, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 class Api:

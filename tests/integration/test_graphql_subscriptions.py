@@ -28,11 +28,10 @@ from tests.integration.test_graphql_api import (
     Api,
     btc_signal,
     provider_of,
-    serve,
     start_services,
     user_with_token,
-    wait_until,
 )
+from tests.support.servers import serve, wait_until
 
 EVENTS = """subscription($slugs: [String!]!) { signalEvents(providerSlugs: $slugs) {
   eventId kind targetIndex price note createdAt
