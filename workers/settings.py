@@ -64,7 +64,10 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
 
     return Worker(
         functions=FUNCTIONS,  # type: ignore[arg-type]
-        cron_jobs=[cron(sweep_outbox, second={0, 30}, unique=True, run_at_startup=True)],
+        # arq keys cron jobs by name and time only: the namespace keeps two deployments
+        # (or test runs) on one Redis from deduplicating each other's sweeps.
+        cron_jobs=[cron(sweep_outbox, name=f"cron:{ns}:sweep_outbox", second={0, 30},
+                        unique=True, run_at_startup=True)],
         redis_pool=services.arq, queue_name=queue_name(ns), on_startup=on_startup,
         on_shutdown=on_shutdown, burst=burst, poll_delay=poll_delay, handle_signals=False,
         max_jobs=20, keep_result=600, **overrides,
