@@ -1,4 +1,4 @@
-"""The ``signalhub`` command: migrate, api, worker, bot telegram, run, demo, users create."""
+"""The ``signalhub`` command: migrate, api, worker, bot telegram, run, demo, parse, users create."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=None,
                       help="stop after this many seconds (default: until Ctrl-C)")
     demo.set_defaults(func=cmd_demo)
+    sub.add_parser("parse", help="parse one signal message from stdin, print JSON").set_defaults(
+        func=cmd_parse)
     users = sub.add_parser("users", help="manage users").add_subparsers(required=True,
                                                                       metavar="action")
     create = users.add_parser("create", help="create a user and print a new API token once")
@@ -110,6 +112,13 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     from signalhub.demo import run_demo
 
     await run_demo(settings, duration=args.duration)
+
+
+async def cmd_parse(settings: Settings, args: argparse.Namespace) -> None:
+    """Read one message from stdin and print its parse as JSON (``null``: not a signal)."""
+    from signalhub.parse_cmd import parse_to_json
+
+    print(parse_to_json(sys.stdin.read()))
 
 
 async def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
