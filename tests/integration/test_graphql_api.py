@@ -95,10 +95,14 @@ async def provider_of(api: Api, slug: str = "btc-swing") -> tuple[models.User, s
     return owner, token
 
 
+# Real Binance BTC/USDT 1h prices (signalhub/data): the candle of 2025-04-10 08:00 UTC
+# (low 81420.29, close 81549.99, high 81853.2), the lowest low of the 24 candles before
+# it (75756.86), and highs of the 24 after it (82079.57, 82466.35). Trailing zeros in
+# the input check that decimals come back normalised.
 def btc_signal(slug: str = "btc-swing", **changes: Any) -> dict[str, Any]:
-    values = {"providerSlug": slug, "symbol": "BTC/USDT", "side": "BUY", "entryLow": "100",
-              "entryHigh": "110.50", "stopLoss": "90", "targets": ["120", "130.0"],
-              "leverage": 5, "note": "breakout"}
+    values = {"providerSlug": slug, "symbol": "BTC/USDT", "side": "BUY",
+              "entryLow": "81420.29", "entryHigh": "81853.20", "stopLoss": "75756.86",
+              "targets": ["82079.57", "82466.350"], "leverage": 5, "note": "breakout"}
     return {**values, **changes}
 
 
@@ -183,8 +187,9 @@ async def test_publish_signal_stores_it_writes_outbox_and_enqueues_fan_out(
 
     assert result | {"id": 0, "createdAt": "", "contentHash": ""} == {
         "__typename": "Signal", "id": 0, "seq": 1, "providerSlug": "btc-swing",
-        "symbol": "BTC/USDT", "side": "BUY", "entryLow": "100", "entryHigh": "110.5",
-        "stopLoss": "90", "targets": ["120", "130"], "leverage": 5, "note": "breakout",
+        "symbol": "BTC/USDT", "side": "BUY", "entryLow": "81420.29", "entryHigh": "81853.2",
+        "stopLoss": "75756.86", "targets": ["82079.57", "82466.35"], "leverage": 5,
+        "note": "breakout",
         "status": "PENDING", "outcome": None, "targetsHit": 0, "createdAt": "",
         "contentHash": ""}
     assert result["createdAt"].endswith("+00:00") and len(result["contentHash"]) == 64
@@ -202,20 +207,23 @@ async def test_publish_signal_without_entry_high_is_a_single_price(api: Api) -> 
     single = btc_signal(entryHigh=None, leverage=None)
     result = (await api.data(PUBLISH, {"input": single}, token))["publishSignal"]
 
-    assert (result["entryLow"], result["entryHigh"], result["leverage"]) == ("100", "100", None)
+    assert (result["entryLow"], result["entryHigh"], result["leverage"]) == ("81420.29", "81420.29",
+                                                                         None)
 
 
 @pytest.mark.parametrize(("changes", "field"), [
-    ({"stopLoss": "105"}, "stopLoss"),                      # BUY stop above entry
-    ({"side": "SELL", "stopLoss": "100.5", "targets": ["90"]}, "stopLoss"),  # SELL mirror
-    ({"side": "SELL", "stopLoss": "120", "targets": ["90", "95"]}, "targets[1]"),
-    ({"targets": ["130", "120"]}, "targets[1]"),            # BUY targets not ascending
+    ({"stopLoss": "81549.99"}, "stopLoss"),                 # BUY stop above entry
+    ({"side": "SELL", "stopLoss": "81549.99", "targets": ["75756.86"]}, "stopLoss"),  # mirror
+    # SELL targets not descending; 77085 is the low of 2025-04-09 08:00 UTC
+    ({"side": "SELL", "stopLoss": "82079.57", "targets": ["75756.86", "77085"]},
+     "targets[1]"),
+    ({"targets": ["82466.35", "82079.57"]}, "targets[1]"),  # BUY targets not ascending
     ({"entryLow": "0"}, "entryLow"),
     ({"stopLoss": "-1"}, "stopLoss"),
     ({"symbol": "BTCUSDT"}, "symbol"),
     ({"leverage": 0}, "leverage"),
     ({"leverage": 126}, "leverage"),
-    ({"targets": [str(120 + i) for i in range(11)]}, "targets"),
+    ({"targets": ["82079.57"] * 11}, "targets"),
     ({"targets": []}, "targets"),
     ({"entryLow": "NaN"}, "entryLow"),
 ])
@@ -363,8 +371,13 @@ async def test_my_positions_follow_a_copied_signal(api: Api, services: Services)
     assert services.prices is not None
     price = services.prices.last_price("BTC/USDT")
     assert price is not None
-    signal = btc_signal(entryLow=str(price), entryHigh=None, stopLoss=str(price * Decimal("0.9")),
-                        targets=[str(price * Decimal("1.1"))])
+    # Real levels from the replay: the lowest low of the last 24 candles and the highest
+    # high of the last 200, around the current close.
+    stop = min(c.low for c in services.prices.history("BTC/USDT", 24))  # type: ignore[attr-defined]
+    target = max(c.high for c in services.prices.history("BTC/USDT", 200))  # type: ignore[attr-defined]
+    assert stop < price < target
+    signal = btc_signal(entryLow=str(price), entryHigh=None, stopLoss=str(stop),
+                        targets=[str(target)])
     signal_id = (await api.data(PUBLISH, {"input": signal}, provider_token))["publishSignal"]["id"]
     published = await models.SignalEvent.get(signal_id=signal_id)
     await execute_copy_orders((await fan_out(published.id)).copy_order_ids, services.prices)

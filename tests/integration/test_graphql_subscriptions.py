@@ -108,8 +108,9 @@ async def test_subscriber_receives_published_events(api: Api, services: Services
         "eventId": 0, "kind": "PUBLISHED", "targetIndex": 0, "price": None, "note": "",
         "createdAt": "", "signal": {
             "id": published["id"], "seq": 1, "providerSlug": "btc-swing",
-            "symbol": "BTC/USDT", "side": "BUY", "entryLow": "100", "entryHigh": "110.5",
-            "stopLoss": "90", "targets": ["120", "130"], "status": "PENDING"}}
+            "symbol": "BTC/USDT", "side": "BUY", "entryLow": "81420.29",
+            "entryHigh": "81853.2", "stopLoss": "75756.86", "targets": ["82079.57", "82466.35"],
+            "status": "PENDING"}}
     assert event["createdAt"].endswith("+00:00")
 
 
@@ -120,8 +121,11 @@ async def test_event_published_by_another_process_reaches_the_listener(
     [task] = await start_listeners(services, listen(api, token, 2, ["btc-swing"]))
     other = await start_services(settings)
     try:
-        draft = make_draft(symbol="ETH/USDT", side="SELL", entry_low="3000", entry_high=None,
-                           stop_loss="3100", targets=["2900", "2800"])
+        # Real ETH/USDT 1h prices: close of 2025-04-10 08:00 UTC, the highest high of the
+        # 24 candles before it, lows of the 24 after it.
+        draft = make_draft(symbol="ETH/USDT", side="SELL", entry_low="1592.71",
+                           entry_high=None, stop_loss="1689",
+                           targets=["1487.78", "1471.02"])
         signal = await publish_signal(owner, "btc-swing", draft, other.queue, other.bus)
     finally:
         await shutdown(other, close_database=False)
@@ -133,8 +137,8 @@ async def test_event_published_by_another_process_reaches_the_listener(
     kinds = [(r["signalEvents"]["kind"], r["signalEvents"]["signal"]["id"]) for r in results]
     assert kinds == [("PUBLISHED", signal.id), ("CLOSED", signal.id)]
     first = results[0]["signalEvents"]["signal"]
-    assert (first["side"], first["entryLow"], first["targets"]) == ("SELL", "3000",
-                                                                   ["2900", "2800"])
+    assert (first["side"], first["entryLow"], first["targets"]) == (
+        "SELL", "1592.71", ["1487.78", "1471.02"])
     assert Decimal(results[1]["signalEvents"]["price"]) > 0
 
 
