@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint run clean
+.PHONY: install demo test lint run clean migrations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,8 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var
+
+# Regenerates this branch's unreleased migration from the models (0001 has shipped).
+migrations: install
+	rm -f migrations/0002_*.py
+	DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c signalhub.db.TORTOISE_ORM makemigrations --name exchange_billing_linking

@@ -80,6 +80,7 @@ class User(Model):
     telegram_user_id = fields.BigIntField(null=True, unique=True)
     telegram_chat_id = fields.BigIntField(null=True)
     telegram_reachable = fields.BooleanField(default=True)
+    discord_user_id = fields.BigIntField(null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

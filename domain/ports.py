@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -54,4 +55,101 @@ class PriceSource(Protocol):
 
     def stream(self) -> AsyncIterator[Candle]:
         """Closed candles in time order, forever (live) or until the replay ends."""
+        ...
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    """Trading rules of one market, from ccxt's unified market structure.
+
+    ``amount_step`` and ``price_step`` are tick sizes (ccxt ``precision`` in TICK_SIZE
+    mode); ``min_amount`` is in base currency (contracts for derivatives),
+    ``min_notional`` (ccxt ``limits.cost.min``) in quote currency; ``contract_size`` is
+    base units per contract (1 for spot). None means the exchange sets no such limit.
+    """
+
+    symbol: str
+    amount_step: Decimal | None
+    price_step: Decimal | None
+    min_amount: Decimal | None
+    min_notional: Decimal | None
+    contract_size: Decimal = Decimal(1)
+    linear: bool = False
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order leg to send; ``client_order_id`` makes a re-send idempotent.
+
+    ``side`` is ccxt's ``"buy"``/``"sell"``; ``type`` is ``"market"``, ``"limit"`` or
+    ``"stop_market"`` (``stop_price`` set). Amount in base currency (contracts on
+    derivatives); prices in quote currency. ``reduce_only`` for exits on derivatives.
+    """
+
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    client_order_id: str
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    """The exchange's view of an order (ccxt unified order fields).
+
+    ``status`` is ccxt's ``open``/``closed``/``canceled``/``expired``/``rejected``;
+    ``filled`` in base currency, ``average`` in quote currency per unit, ``fee`` in
+    ``fee_currency``; ``timestamp`` in Unix milliseconds.
+    """
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    status: str
+    amount: Decimal
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal | None
+    fee_currency: str | None
+    timestamp: int
+
+
+class ExchangeGateway(Protocol):
+    """One follower's exchange account (live through ccxt, or the paper exchange).
+
+    Every method raises ``RetryableError`` for transient failures (ccxt
+    ``NetworkError``: timeouts, 429, maintenance; ``retry_after`` seconds when known)
+    and ``PermanentError`` with the exchange's message for the rest (insufficient funds,
+    invalid order, authentication). After a ``RetryableError`` from ``create_order`` the
+    order may or may not exist: look it up with ``fetch_order_by_client_id`` first.
+    """
+
+    async def market(self, symbol: str) -> MarketRules:
+        """Rules of ``symbol`` (ccxt unified symbol); ``InvalidInput`` if not listed."""
+        ...
+
+    async def create_order(self, request: OrderRequest) -> OrderAck:
+        """Send one order; a duplicate ``client_order_id`` returns the existing order."""
+        ...
+
+    async def fetch_order_by_client_id(self, symbol: str,
+                                       client_order_id: str) -> OrderAck | None:
+        """The order placed under ``client_order_id``, or None if the exchange has none."""
+        ...
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck | None:
+        """Cancel an open order; None if it does not exist (already gone)."""
+        ...
+
+    async def fetch_equity(self, currency: str) -> Decimal:
+        """Account equity in ``currency`` (total balance, quote currency)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the gateway is unusable afterwards."""
         ...

@@ -12,10 +12,18 @@ from strawberry.types.execution import ExecutionContext
 
 from graphql_api.errors import is_expected
 from graphql_api.grouping import GroupedSchema
-from graphql_api.mutations import Mutation
-from graphql_api.queries import Query
-from graphql_api.subscriptions import Subscription
+from strawberry.tools import merge_types
+
+from graphql_api.mutations import Mutation as CoreMutation
+from graphql_api.queries import Query as CoreQuery
+from graphql_api.subscriptions import Subscription as CoreSubscription
 from graphql_api.types import SCALARS
+
+# Each feature module contributes its own root classes; they are merged into one root.
+# Register a new feature's classes here (one line each), nowhere else.
+QUERY_PARTS: tuple[type, ...] = (CoreQuery,)
+MUTATION_PARTS: tuple[type, ...] = (CoreMutation,)
+SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
 
 GROUPED_FIELDS = ("signalEvents",)
 DOCUMENT_CACHE_SIZE = 256
@@ -29,10 +37,23 @@ class SignalHubSchema(GroupedSchema):
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
 
 
+def _root(name: str, description: str, parts: tuple[type, ...]) -> type:
+    """One root type from the feature parts (a single part is used as it is)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = merge_types(name, parts)
+    merged.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return merged
+
+
 def build_schema() -> SignalHubSchema:
     """A new schema; each app builds its own (its group memo is per schema)."""
     return SignalHubSchema(
-        query=Query, mutation=Mutation, subscription=Subscription,
+        query=_root("Query", "Read operations.", QUERY_PARTS),
+        mutation=_root("Mutation", "Write operations; each returns its result or a typed "
+                       "error.", MUTATION_PARTS),
+        subscription=_root("Subscription", "Live updates over websocket "
+                           "(graphql-transport-ws or graphql-ws).", SUBSCRIPTION_PARTS),
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
                     lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE)],

@@ -9,6 +9,9 @@ from typing import Any
 from tortoise import Tortoise
 
 APP = "models"
+# Every module holding tortoise models of the one app (a feature may keep its own module).
+MODEL_MODULES = ("domain.models", "domain.exchange_models", "domain.billing_models",
+                 "domain.linking_models", "domain.discord_models")
 
 
 def db_url_for_tortoise(url: str) -> str:
@@ -23,10 +26,10 @@ def db_url_for_tortoise(url: str) -> str:
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
-    """Tortoise config with one app ``models`` (domain.models) and its migrations package."""
+    """Tortoise config with one app ``models`` (MODEL_MODULES) and its migrations package."""
     return {
         "connections": {"default": db_url_for_tortoise(url)},
-        "apps": {APP: {"models": ["domain.models"], "default_connection": "default",
+        "apps": {APP: {"models": list(MODEL_MODULES), "default_connection": "default",
                        "migrations": "migrations"}},
         "use_tz": True,
         "timezone": "UTC",

@@ -1,0 +1,3 @@
+"""Tortoise models of the exchange feature (registered in signalhub.db.MODEL_MODULES)."""
+
+from __future__ import annotations
