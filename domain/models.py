@@ -47,6 +47,7 @@ class EventKind(StrEnum):
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    STOP_MOVED = "STOP_MOVED"
 
 
 class SubscriptionStatus(StrEnum):

@@ -1,5 +1,10 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from domain.linking_models import Platform, PostStatus, SourceMode
+from domain.models import EventKind
+from orjson import loads
+from tortoise.fields.base import OnDelete
+from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -8,6 +13,70 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.CreateModel(
+            name='ChannelSource',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='channel_sources', on_delete=OnDelete.CASCADE)),
+                ('added_by', fields.ForeignKeyField('models.User', source_field='added_by_id', db_constraint=True, to_field='id', related_name='channel_sources', on_delete=OnDelete.CASCADE)),
+                ('platform', fields.CharEnumField(description='TELEGRAM: telegram\nDISCORD: discord\nAPI: api', enum_type=Platform, max_length=16)),
+                ('chat_id', fields.BigIntField()),
+                ('title', fields.CharField(default='', max_length=128)),
+                ('mode', fields.CharEnumField(default=SourceMode.CONFIRM, description='AUTO: auto\nCONFIRM: confirm', enum_type=SourceMode, max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'channel_sources', 'app': 'models', 'unique_together': (('platform', 'chat_id'),), 'pk_attr': 'id', 'table_description': "A provider's own Telegram channel or Discord channel whose posts are parsed."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='LinkCode',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('code_hash', fields.CharField(unique=True, max_length=64)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='link_codes', on_delete=OnDelete.CASCADE)),
+                ('platform', fields.CharEnumField(description='TELEGRAM: telegram\nDISCORD: discord\nAPI: api', enum_type=Platform, max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'link_codes', 'app': 'models', 'pk_attr': 'id', 'table_description': "A one-time code that links another app's identity to the issuing account."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='NotificationPreferences',
+            fields=[
+                ('user', fields.OneToOneField('models.User', source_field='user_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='notification_preferences', on_delete=OnDelete.CASCADE)),
+                ('muted_kinds', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('quiet_start', fields.IntField(null=True)),
+                ('quiet_end', fields.IntField(null=True)),
+                ('time_zone', fields.CharField(default='UTC', max_length=64)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'notification_preferences', 'app': 'models', 'pk_attr': 'user_id', 'table_description': 'Which signal events a user receives and their quiet hours (local time).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PendingPost',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='pending_posts', on_delete=OnDelete.CASCADE)),
+                ('author', fields.ForeignKeyField('models.User', source_field='author_id', db_constraint=True, to_field='id', related_name='pending_posts', on_delete=OnDelete.CASCADE)),
+                ('source', fields.ForeignKeyField('models.ChannelSource', source_field='source_id', null=True, db_constraint=True, to_field='id', related_name='posts', on_delete=OnDelete.SET_NULL)),
+                ('platform', fields.CharEnumField(description='TELEGRAM: telegram\nDISCORD: discord\nAPI: api', enum_type=Platform, max_length=16)),
+                ('chat_id', fields.BigIntField()),
+                ('message_id', fields.BigIntField()),
+                ('text', fields.TextField(default='', unique=False)),
+                ('status', fields.CharEnumField(default=PostStatus.PENDING, description='PENDING: PENDING\nEDITING: EDITING\nPUBLISHED: PUBLISHED\nCANCELLED: CANCELLED', enum_type=PostStatus, max_length=16)),
+                ('problem', fields.TextField(default='', unique=False)),
+                ('signal', fields.ForeignKeyField('models.Signal', source_field='signal_id', null=True, db_constraint=True, to_field='id', related_name='posts', on_delete=OnDelete.SET_NULL)),
+                ('preview_chat_id', fields.BigIntField(null=True)),
+                ('preview_message_id', fields.BigIntField(null=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'pending_posts', 'app': 'models', 'unique_together': (('platform', 'chat_id', 'message_id'),), 'pk_attr': 'id', 'table_description': 'A parsed draft awaiting the provider: a channel post or a /publish message.'},
+            bases=['Model'],
+        ),
         ops.AlterModelOptions(
             name='CopySettings',
             options={'table': 'copy_settings', 'app': 'models', 'pk_attr': 'subscription_id'},
@@ -15,6 +84,11 @@ class Migration(migrations.Migration):
         ops.AlterModelOptions(
             name='PaperAccount',
             options={'table': 'paper_accounts', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A follower's paper wallet. ``balance`` is realized equity in ``currency``."},
+        ),
+        ops.AlterField(
+            model_name='SignalEvent',
+            name='kind',
+            field=fields.CharEnumField(description='PUBLISHED: PUBLISHED\nACTIVATED: ACTIVATED\nTARGET_HIT: TARGET_HIT\nSTOP_HIT: STOP_HIT\nCLOSED: CLOSED\nCANCELLED: CANCELLED\nEXPIRED: EXPIRED\nSTOP_MOVED: STOP_MOVED', enum_type=EventKind, max_length=16),
         ),
         ops.AlterModelOptions(
             name='SignalState',
