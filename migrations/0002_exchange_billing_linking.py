@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from domain.linking_models import Platform, PostStatus, SourceMode
-from domain.models import EventKind
+from domain.models import EventKind, SubscriptionStatus
 from orjson import loads
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
@@ -26,6 +26,35 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'channel_sources', 'app': 'models', 'unique_together': (('platform', 'chat_id'),), 'pk_attr': 'id', 'table_description': "A provider's own Telegram channel or Discord channel whose posts are parsed."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DiscordAlert',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('guild_id', fields.BigIntField(db_index=True)),
+                ('channel_id', fields.BigIntField()),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='discord_alerts', on_delete=OnDelete.CASCADE)),
+                ('created_by', fields.BigIntField()),
+                ('enabled', fields.BooleanField(default=True)),
+                ('disabled_reason', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'discord_alerts', 'app': 'models', 'unique_together': (('channel_id', 'provider'),), 'pk_attr': 'id', 'table_description': "One provider's signals posted into one Discord channel."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DiscordAlertMessage',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('alert', fields.ForeignKeyField('models.DiscordAlert', source_field='alert_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
+                ('signal', fields.ForeignKeyField('models.Signal', source_field='signal_id', db_constraint=True, to_field='id', related_name='discord_messages', on_delete=OnDelete.CASCADE)),
+                ('message_id', fields.BigIntField()),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'discord_alert_messages', 'app': 'models', 'unique_together': (('alert', 'signal'),), 'pk_attr': 'id', 'table_description': 'The Discord message that shows one signal in one alert channel (edited in place).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -85,6 +114,11 @@ class Migration(migrations.Migration):
             name='PaperAccount',
             options={'table': 'paper_accounts', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A follower's paper wallet. ``balance`` is realized equity in ``currency``."},
         ),
+        ops.AddField(
+            model_name='Provider',
+            name='trial_days',
+            field=fields.IntField(default=0, db_default=0),
+        ),
         ops.AlterField(
             model_name='SignalEvent',
             name='kind',
@@ -93,6 +127,46 @@ class Migration(migrations.Migration):
         ops.AlterModelOptions(
             name='SignalState',
             options={'table': 'signal_states', 'app': 'models', 'pk_attr': 'signal_id', 'table_description': 'Mutable lifecycle projection of a signal, rebuilt only from its events.'},
+        ),
+        ops.AlterField(
+            model_name='Subscription',
+            name='status',
+            field=fields.CharEnumField(default=SubscriptionStatus.ACTIVE, description='PENDING_PAYMENT: PENDING_PAYMENT\nTRIALING: TRIALING\nACTIVE: ACTIVE\nPAST_DUE: PAST_DUE\nPAUSED: PAUSED\nCANCELLED: CANCELLED\nEXPIRED: EXPIRED', enum_type=SubscriptionStatus, max_length=16),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='cancel_at_period_end',
+            field=fields.BooleanField(default=False, db_default=False),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='current_period_end',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='grace_until',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='monthly_price',
+            field=fields.DecimalField(default='0', db_default='0', max_digits=12, decimal_places=2),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='stripe_customer_id',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='stripe_subscription_id',
+            field=fields.CharField(null=True, unique=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='stripe_version',
+            field=fields.BigIntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='User',

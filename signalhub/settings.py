@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     signalhub_secret_key: str | None = None
     telegram_bot_token: str | None = None
     telegram_api_base: str | None = None
+    discord_bot_token: str | None = None
+    discord_application_id: int | None = None
+    discord_api_base: str | None = None
     signalhub_host: str = "127.0.0.1"
     signalhub_port: int = 8000
     price_source: str = f"replay:{PACKAGE_DATA}"
@@ -58,6 +61,13 @@ class Settings(BaseSettings):
         if value and not HEX64.match(value):
             raise ValueError("must be 32 bytes written as 64 hex characters")
         return value or None
+
+    @field_validator("discord_api_base")
+    @classmethod
+    def _discord_api_base(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://", value):
+            raise ValueError("must be an http(s) URL such as https://discord.com/api/v10")
+        return value.rstrip("/") if value else None
 
     @field_validator("telegram_api_base")
     @classmethod
