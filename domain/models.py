@@ -51,15 +51,33 @@ class EventKind(StrEnum):
 
 
 class SubscriptionStatus(StrEnum):
+    """Lifecycle of a subscription (see ``domain.billing`` for the transitions)."""
+
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    TRIALING = "TRIALING"
     ACTIVE = "ACTIVE"
+    PAST_DUE = "PAST_DUE"
+    PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
 
 
 class OrderStatus(StrEnum):
+    """Copy-order leg states (see docs/architecture.md, Copy execution).
+
+    PENDING -> SENDING (committed before the exchange call) -> PLACED (resting),
+    PARTIALLY_FILLED or FILLED, or SKIPPED (decision) / FAILED (exchange message).
+    A PLACED order the exchange cancelled becomes CANCELLED.
+    """
+
     PENDING = "PENDING"
+    SENDING = "SENDING"
+    PLACED = "PLACED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
     SKIPPED = "SKIPPED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 class PositionStatus(StrEnum):
@@ -109,6 +127,7 @@ class Provider(Model):
     name = fields.CharField(max_length=80)
     description = fields.TextField(default="")
     monthly_price = fields.DecimalField(max_digits=12, decimal_places=2, default="3.00")
+    trial_days = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -178,6 +197,12 @@ class SignalEvent(Model):
 
 
 class Subscription(Model):
+    """A user's subscription to a provider and its billing state.
+
+    ``stripe_version`` orders Stripe's updates (event time x 8 + state rank), so an
+    older event never overwrites a newer state. ``grace_until`` bounds PAST_DUE access.
+    """
+
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="subscriptions", on_delete=fields.CASCADE
@@ -188,6 +213,14 @@ class Subscription(Model):
     status = fields.CharEnumField(
         SubscriptionStatus, max_length=16, default=SubscriptionStatus.ACTIVE
     )
+    monthly_price = fields.DecimalField(max_digits=12, decimal_places=2, default="0",
+                                        db_default="0")
+    current_period_end = fields.DatetimeField(null=True)
+    cancel_at_period_end = fields.BooleanField(default=False, db_default=False)
+    grace_until = fields.DatetimeField(null=True)
+    stripe_subscription_id = fields.CharField(max_length=64, null=True, unique=True)
+    stripe_customer_id = fields.CharField(max_length=64, null=True)
+    stripe_version = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -247,6 +280,17 @@ class CopyOrder(Model):
     fee = fields.DecimalField(max_digits=24, decimal_places=8, null=True)
     fee_rate = fields.DecimalField(max_digits=10, decimal_places=6, null=True)
     slippage_rate = fields.DecimalField(max_digits=10, decimal_places=6, null=True)
+    order_type = fields.CharField(max_length=16, default="market", db_default="market")
+    limit_price = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
+    stop_price = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
+    filled = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
+    exchange = fields.CharField(max_length=32, default="paper", db_default="paper")
+    exchange_account_id = fields.IntField(null=True)
+    exchange_order_id = fields.CharField(max_length=64, null=True)
+    attempts = fields.IntField(default=0, db_default=0)
+    claimed_by = fields.CharField(max_length=32, default="", db_default="")
+    sent_at = fields.DatetimeField(null=True)
+    acked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -256,7 +300,13 @@ class CopyOrder(Model):
 
 
 class Position(Model):
-    """A follower's paper position opened by a filled copy order."""
+    """A follower's position (paper or live) opened by a filled copy entry order.
+
+    ``exit_amounts`` holds the amount each take-profit target closes (decimal strings,
+    rounded to the market's step, remainder on the last). ``stop_on_exchange`` is true
+    when the stop-loss rests on the exchange as a native stop order (else the position
+    monitor enforces it).
+    """
 
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -282,6 +332,11 @@ class Position(Model):
     close_reason = fields.CharField(max_length=32, default="")
     exit_price = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     opened_market_ts = fields.BigIntField(default=0)
+    mode = fields.CharField(max_length=8, default="paper", db_default="paper")
+    exchange_account_id = fields.IntField(null=True)
+    exit_amounts: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    stop_on_exchange = fields.BooleanField(default=False, db_default=False)
+    break_even_after_first_target = fields.BooleanField(default=False, db_default=False)
     opened_at = fields.DatetimeField(auto_now_add=True)
     closed_at = fields.DatetimeField(null=True)
 

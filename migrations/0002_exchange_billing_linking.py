@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from domain.linking_models import Platform, PostStatus, SourceMode
-from domain.models import EventKind, SubscriptionStatus
+from domain.models import EventKind, OrderStatus, SubscriptionStatus
 from orjson import loads
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
@@ -13,6 +13,16 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.CreateModel(
+            name='BillingCustomer',
+            fields=[
+                ('user', fields.OneToOneField('models.User', source_field='user_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='billing_customer', on_delete=OnDelete.CASCADE)),
+                ('customer_id', fields.CharField(unique=True, max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'billing_customers', 'app': 'models', 'pk_attr': 'user_id', 'table_description': 'The Stripe customer of a user (one per user, created at the first checkout).'},
+            bases=['Model'],
+        ),
         ops.CreateModel(
             name='ChannelSource',
             fields=[
@@ -26,6 +36,20 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'channel_sources', 'app': 'models', 'unique_together': (('platform', 'chat_id'),), 'pk_attr': 'id', 'table_description': "A provider's own Telegram channel or Discord channel whose posts are parsed."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ConnectAccount',
+            fields=[
+                ('provider', fields.OneToOneField('models.Provider', source_field='provider_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='connect_account', on_delete=OnDelete.CASCADE)),
+                ('account_id', fields.CharField(unique=True, max_length=64)),
+                ('charges_enabled', fields.BooleanField(default=False)),
+                ('payouts_enabled', fields.BooleanField(default=False)),
+                ('details_submitted', fields.BooleanField(default=False)),
+                ('stripe_version', fields.BigIntField(default=0)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'connect_accounts', 'app': 'models', 'pk_attr': 'provider_id', 'table_description': "A provider's Stripe Connect (Express) account and its onboarding state."},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -55,6 +79,31 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'discord_alert_messages', 'app': 'models', 'unique_together': (('alert', 'signal'),), 'pk_attr': 'id', 'table_description': 'The Discord message that shows one signal in one alert channel (edited in place).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='LedgerEntry',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('subscription', fields.ForeignKeyField('models.Subscription', source_field='subscription_id', null=True, db_constraint=True, to_field='id', related_name='ledger', on_delete=OnDelete.SET_NULL)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='ledger', on_delete=OnDelete.RESTRICT)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', null=True, db_constraint=True, to_field='id', related_name='payments', on_delete=OnDelete.SET_NULL)),
+                ('currency', fields.CharField(max_length=3)),
+                ('gross', fields.DecimalField(max_digits=24, decimal_places=8)),
+                ('stripe_fee', fields.DecimalField(null=True, max_digits=24, decimal_places=8)),
+                ('platform_fee', fields.DecimalField(max_digits=24, decimal_places=8)),
+                ('provider_net', fields.DecimalField(max_digits=24, decimal_places=8)),
+                ('fee_pct', fields.DecimalField(max_digits=6, decimal_places=3)),
+                ('period_start', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('period_end', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('paid_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('stripe_invoice_id', fields.CharField(unique=True, max_length=64)),
+                ('stripe_subscription_id', fields.CharField(null=True, max_length=64)),
+                ('stripe_payment_intent_id', fields.CharField(null=True, max_length=64)),
+                ('stripe_event_id', fields.CharField(max_length=255)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ledger_entries', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One payment of a subscription invoice, unique per Stripe invoice.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -106,6 +155,94 @@ class Migration(migrations.Migration):
             options={'table': 'pending_posts', 'app': 'models', 'unique_together': (('platform', 'chat_id', 'message_id'),), 'pk_attr': 'id', 'table_description': 'A parsed draft awaiting the provider: a channel post or a /publish message.'},
             bases=['Model'],
         ),
+        ops.CreateModel(
+            name='StripeEvent',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=255)),
+                ('type', fields.CharField(max_length=96)),
+                ('created', fields.BigIntField()),
+                ('payload', fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
+                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('processed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('outcome', fields.TextField(default='', unique=False)),
+            ],
+            options={'table': 'stripe_events', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A Stripe webhook event, stored once by its id. A redelivery finds the row and'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SubscriptionTransition',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('subscription', fields.ForeignKeyField('models.Subscription', source_field='subscription_id', db_constraint=True, to_field='id', related_name='transitions', on_delete=OnDelete.CASCADE)),
+                ('from_status', fields.CharField(max_length=16)),
+                ('to_status', fields.CharField(max_length=16)),
+                ('cause', fields.CharField(max_length=128)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'subscription_transitions', 'app': 'models', 'pk_attr': 'id', 'table_description': "One change of a subscription's status and the cause of it (a Stripe event id"},
+            bases=['Model'],
+        ),
+        ops.AlterField(
+            model_name='CopyOrder',
+            name='status',
+            field=fields.CharEnumField(default=OrderStatus.PENDING, description='PENDING: PENDING\nSENDING: SENDING\nPLACED: PLACED\nPARTIALLY_FILLED: PARTIALLY_FILLED\nFILLED: FILLED\nSKIPPED: SKIPPED\nFAILED: FAILED\nCANCELLED: CANCELLED', enum_type=OrderStatus, max_length=16),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='acked_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='attempts',
+            field=fields.IntField(default=0, db_default=0),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='claimed_by',
+            field=fields.CharField(default='', db_default='', max_length=32),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='exchange',
+            field=fields.CharField(default='paper', db_default='paper', max_length=32),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='exchange_account_id',
+            field=fields.IntField(null=True),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='exchange_order_id',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='filled',
+            field=fields.DecimalField(null=True, max_digits=30, decimal_places=12),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='limit_price',
+            field=fields.DecimalField(null=True, max_digits=30, decimal_places=12),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='order_type',
+            field=fields.CharField(default='market', db_default='market', max_length=16),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='sent_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='CopyOrder',
+            name='stop_price',
+            field=fields.DecimalField(null=True, max_digits=30, decimal_places=12),
+        ),
         ops.AlterModelOptions(
             name='CopySettings',
             options={'table': 'copy_settings', 'app': 'models', 'pk_attr': 'subscription_id'},
@@ -113,6 +250,35 @@ class Migration(migrations.Migration):
         ops.AlterModelOptions(
             name='PaperAccount',
             options={'table': 'paper_accounts', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A follower's paper wallet. ``balance`` is realized equity in ``currency``."},
+        ),
+        ops.AlterModelOptions(
+            name='Position',
+            options={'table': 'positions', 'app': 'models', 'pk_attr': 'id', 'table_description': "A follower's position (paper or live) opened by a filled copy entry order."},
+        ),
+        ops.AddField(
+            model_name='Position',
+            name='break_even_after_first_target',
+            field=fields.BooleanField(default=False, db_default=False),
+        ),
+        ops.AddField(
+            model_name='Position',
+            name='exchange_account_id',
+            field=fields.IntField(null=True),
+        ),
+        ops.AddField(
+            model_name='Position',
+            name='exit_amounts',
+            field=fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads),
+        ),
+        ops.AddField(
+            model_name='Position',
+            name='mode',
+            field=fields.CharField(default='paper', db_default='paper', max_length=8),
+        ),
+        ops.AddField(
+            model_name='Position',
+            name='stop_on_exchange',
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name='Provider',
@@ -127,6 +293,10 @@ class Migration(migrations.Migration):
         ops.AlterModelOptions(
             name='SignalState',
             options={'table': 'signal_states', 'app': 'models', 'pk_attr': 'signal_id', 'table_description': 'Mutable lifecycle projection of a signal, rebuilt only from its events.'},
+        ),
+        ops.AlterModelOptions(
+            name='Subscription',
+            options={'table': 'subscriptions', 'app': 'models', 'unique_together': (('user', 'provider'),), 'pk_attr': 'id', 'table_description': "A user's subscription to a provider and its billing state."},
         ),
         ops.AlterField(
             model_name='Subscription',
