@@ -238,6 +238,17 @@ class CopySettings(Model):
     scale_factor = fields.DecimalField(max_digits=6, decimal_places=3, default="1")
     max_position_pct = fields.DecimalField(max_digits=6, decimal_places=3, default="10")
     max_open_positions = fields.IntField(default=5)
+    # Risk limits (domain.sizing.CopyLimits): percents are percent (5 = 5%).
+    max_daily_loss_pct = fields.DecimalField(max_digits=6, decimal_places=3, default="5",
+                                             db_default="5")
+    slippage_guard_pct = fields.DecimalField(max_digits=6, decimal_places=3, default="0.5",
+                                             db_default="0.5")
+    slippage_action = fields.CharField(max_length=8, default="skip", db_default="skip")
+    leverage_cap = fields.IntField(default=10, db_default=10)
+    allowed_symbols: fields.Field[list[str]] = fields.JSONField(default=list, db_default="[]")
+    denied_symbols: fields.Field[list[str]] = fields.JSONField(default=list, db_default="[]")
+    exit_ladder: fields.Field[list[str]] = fields.JSONField(default=list, db_default="[]")
+    move_stop_to_breakeven = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "copy_settings"

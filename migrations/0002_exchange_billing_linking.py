@@ -247,6 +247,46 @@ class Migration(migrations.Migration):
             name='CopySettings',
             options={'table': 'copy_settings', 'app': 'models', 'pk_attr': 'subscription_id'},
         ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='allowed_symbols',
+            field=fields.JSONField(default=list, db_default='[]', encoder=JSON_DUMPS, decoder=loads),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='denied_symbols',
+            field=fields.JSONField(default=list, db_default='[]', encoder=JSON_DUMPS, decoder=loads),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='exit_ladder',
+            field=fields.JSONField(default=list, db_default='[]', encoder=JSON_DUMPS, decoder=loads),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='leverage_cap',
+            field=fields.IntField(default=10, db_default=10),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='max_daily_loss_pct',
+            field=fields.DecimalField(default='5', db_default='5', max_digits=6, decimal_places=3),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='move_stop_to_breakeven',
+            field=fields.BooleanField(default=False, db_default=False),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='slippage_action',
+            field=fields.CharField(default='skip', db_default='skip', max_length=8),
+        ),
+        ops.AddField(
+            model_name='CopySettings',
+            name='slippage_guard_pct',
+            field=fields.DecimalField(default='0.5', db_default='0.5', max_digits=6, decimal_places=3),
+        ),
         ops.AlterModelOptions(
             name='PaperAccount',
             options={'table': 'paper_accounts', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A follower's paper wallet. ``balance`` is realized equity in ``currency``."},
