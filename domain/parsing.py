@@ -21,12 +21,19 @@ on a BTC-quoted pair are satoshis (``Buy 1200-1250`` on ADA/BTC → 0.00001200).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.errors import InvalidSignal
 from domain.models import Side
-from domain.parsing_text import find_leverage, find_symbol, normalize, numbers_in
+from domain.parsing_text import (
+    as_perpetual,
+    find_leverage,
+    find_symbol,
+    normalize,
+    numbers_in,
+    split_percents,
+)
 from domain.parsing_updates import ParsedUpdate, UpdateKind, find_update
 from domain.signals import SignalDraft, make_draft
 
@@ -71,6 +78,12 @@ class ParsedSignal:
     (``symbol``, ``side``, ``entry``, ``targets``, ``stop_loss``) that were not found.
     ``confidence`` starts at 1, loses 0.25 per unread field, 0.1 when the side was only
     inferred from the prices and 0.4 when the written side contradicts the prices.
+    ``market_entry`` is True for an entry "at market"/``CMP`` without a price (the
+    entry is then empty, not unread: ``to_draft`` takes the market price);
+    ``stop_percent`` is a stop written as a distance from the entry in percent
+    (``SL: 5%``; the stop then stays None); ``target_percents`` holds, per target, the
+    share of the position written next to it (``TP1 64500 (50%)``) or None — empty when
+    no target carries one.
     """
 
     symbol: str | None
@@ -81,13 +94,19 @@ class ParsedSignal:
     leverage: int | None
     confidence: float
     unread: tuple[str, ...]
+    market_entry: bool = False
+    stop_percent: Decimal | None = None
+    target_percents: tuple[Decimal | None, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Fields:
     entry: list[Decimal]
     targets: list[Decimal]
     stop: list[Decimal]
+    target_percents: list[Decimal | None] = field(default_factory=list)
+    market: list[Decimal] = field(default_factory=list)
+    market_named: bool = False
 
 
 def parse_message(text: str) -> ParsedSignal | ParsedUpdate | None:
@@ -99,55 +118,128 @@ def parse_message(text: str) -> ParsedSignal | ParsedUpdate | None:
     """
     clean = normalize(text)
     symbol = find_symbol(clean)
+    if symbol is not None:
+        symbol = as_perpetual(symbol, clean)
     fields = _read_fields(clean)
     found = sum(bool(f) for f in (fields.entry, fields.targets, fields.stop))
     update = find_update(text, symbol)
     if update is not None and found < 3:
         return update
+    stop_percent = _stop_percent(text) if not fields.stop else None
+    found += stop_percent is not None and not fields.stop
+    found += _market_entry(fields) and not fields.entry
     if found < 2:
         return None
-    return _build_signal(clean, symbol, fields)
+    return _build_signal(clean, symbol, fields, stop_percent)
 
 
-def to_draft(parsed: ParsedSignal, *, note: str = "") -> SignalDraft:
+def to_draft(parsed: ParsedSignal, *, note: str = "",
+             market_price: Decimal | None = None) -> SignalDraft:
     """Validate a parse as a draft via ``make_draft``.
 
-    Raises ``InvalidSignal`` naming the first field that is missing (symbol, side,
-    entryLow, stopLoss, targets) or that breaks a rule of ``domain.signals``.
+    A market entry takes ``market_price`` (the last price, quote currency); a stop given
+    in percent is computed from the entry (BUY: below ``entry_low``, SELL: above
+    ``entry_high``, rounded to the entry's decimals). Raises ``InvalidSignal`` naming the
+    first field that is missing (symbol, side, entryLow, stopLoss, targets) or that
+    breaks a rule of ``domain.signals``.
     """
     if parsed.symbol is None:
         raise InvalidSignal("symbol", "could not read the symbol")
     if parsed.side is None:
         raise InvalidSignal("side", "could not read the side")
-    if not parsed.entry:
-        raise InvalidSignal("entryLow", "could not read the entry")
-    if parsed.stop_loss is None:
+    entry = parsed.entry
+    if not entry and parsed.market_entry and market_price is not None:
+        entry = (Decimal(market_price),)
+    if not entry:
+        why = ("the entry is at market and no market price is known" if parsed.market_entry
+               else "could not read the entry")
+        raise InvalidSignal("entryLow", why)
+    stop = parsed.stop_loss
+    if stop is None and parsed.stop_percent is not None:
+        stop = stop_from_percent(parsed.side, entry, parsed.stop_percent)
+    if stop is None:
         raise InvalidSignal("stopLoss", "could not read the stop-loss; it is never guessed")
     return make_draft(
         symbol=parsed.symbol,
         side=parsed.side.value,
-        entry_low=parsed.entry[0],
-        entry_high=parsed.entry[-1] if len(parsed.entry) > 1 else None,
-        stop_loss=parsed.stop_loss,
+        entry_low=entry[0],
+        entry_high=entry[-1] if len(entry) > 1 else None,
+        stop_loss=stop,
         targets=parsed.targets,
         leverage=parsed.leverage,
         note=note,
     )
 
 
+def stop_from_percent(side: Side, entry: tuple[Decimal, ...], percent: Decimal) -> Decimal:
+    """The stop ``percent`` % beyond the entry, with the entry's number of decimals.
+
+    BUY: ``entry_low × (1 − p/100)``; SELL: ``entry_high × (1 + p/100)``. Raises
+    ``InvalidSignal`` (stopLoss) for a percentage outside (0, 100).
+    """
+    if not Decimal(0) < percent < Decimal(100):
+        raise InvalidSignal("stopLoss", "a stop in percent must be between 0 and 100")
+    base = entry[0] if side is Side.BUY else entry[-1]
+    factor = 1 - percent / 100 if side is Side.BUY else 1 + percent / 100
+    places = Decimal(1).scaleb(min(0, int(base.as_tuple().exponent)))
+    return (base * factor).quantize(places)
+
+
+_STOP_PERCENT = re.compile(
+    r"(?im)(?<![A-Za-z])(?:stop[ \t-]*loss|stoploss|stop|s/?l)[ \t]*[:=\-]?[ \t]*"
+    r"-?[ \t]*(\d{1,2}(?:\.\d+)?)[ \t]*%"
+)
+_MARKET = re.compile(
+    r"(?<![A-Za-z])(?:cmp|current[ \t]*(?:market[ \t]*)?price|market[ \t]*price|price[ \t]*now"
+    r"|at[ \t]*market|market)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+
+
+def _stop_percent(text: str) -> Decimal | None:
+    """``SL: 5%`` / ``Stop -3.5%`` (read from the raw post: ``normalize`` hides percents)."""
+    match = _STOP_PERCENT.search(text)
+    return Decimal(match.group(1)) if match else None
+
+
+def _market_entry(fields: _Fields) -> bool:
+    return fields.market_named and not fields.market
+
+
 def _read_fields(clean: str) -> _Fields:
-    """Split ``clean`` at labels and collect each segment's numbers under its field."""
+    """Split ``clean`` at labels and collect each segment's numbers under its field.
+
+    Numbers after a ``CMP``/``current price`` label are kept apart (``market``): they
+    become the entry when no entry price is written. A percentage right after a target
+    is that target's share.
+    """
     fields = _Fields(entry=[], targets=[], stop=[])
     for kind, label, body in _segments(clean):
         if kind == "other":
+            if _MARKET.fullmatch(label.strip()):
+                fields.market_named = True
+                fields.market.extend(numbers_in(body))
             continue
-        values = numbers_in(body)
+        if kind == "entry" and _MARKET.search(body.split("\n")[0]) and not numbers_in(body):
+            fields.market_named = True
         if kind == "entry" and label.lower().startswith("sell") and _is_sell_after_buy(clean):
             kind = "target"
-        {"entry": fields.entry, "target": fields.targets, "stop": fields.stop}[kind].extend(
-            values
-        )
+        if kind == "target":
+            _read_targets(body, fields)
+            continue
+        {"entry": fields.entry, "stop": fields.stop}[kind].extend(numbers_in(body))
+    if not fields.entry and fields.market:
+        fields.entry.extend(fields.market[:1])
     return fields
+
+
+def _read_targets(body: str, fields: _Fields) -> None:
+    for chunk, percent in split_percents(body):
+        values = numbers_in(chunk)
+        fields.targets.extend(values)
+        fields.target_percents.extend([None] * len(values))
+        if percent is not None and values:
+            fields.target_percents[-1] = percent
 
 
 def _segments(clean: str) -> list[tuple[str, str, str]]:
@@ -169,7 +261,8 @@ def _is_sell_after_buy(clean: str) -> bool:
     return "buy" in words and "sell" in words and words.index("buy") < words.index("sell")
 
 
-def _build_signal(clean: str, symbol: str | None, fields: _Fields) -> ParsedSignal:
+def _build_signal(clean: str, symbol: str | None, fields: _Fields,
+                  stop_percent: Decimal | None = None) -> ParsedSignal:
     scale = _satoshi_scale(symbol, fields)
     entry = _entry_of([p * scale for p in fields.entry])
     targets = tuple(p * scale for p in fields.targets)
@@ -177,7 +270,8 @@ def _build_signal(clean: str, symbol: str | None, fields: _Fields) -> ParsedSign
     written = _written_side(clean)
     inferred = _infer_side(entry, targets, stop)
     side = written or inferred
-    unread = _unread(symbol, side, entry, targets, stop)
+    market = _market_entry(fields) and not entry
+    unread = _unread(symbol, side, entry or market, targets, stop or stop_percent)
     confidence = 1.0 - 0.25 * len(unread)
     if written is None:
         confidence -= 0.1
@@ -192,6 +286,10 @@ def _build_signal(clean: str, symbol: str | None, fields: _Fields) -> ParsedSign
         leverage=find_leverage(clean),
         confidence=round(max(0.0, min(1.0, confidence)), 2),
         unread=unread,
+        market_entry=market,
+        stop_percent=stop_percent,
+        target_percents=(tuple(fields.target_percents)
+                         if any(p is not None for p in fields.target_percents) else ()),
     )
 
 
@@ -241,7 +339,7 @@ def _infer_side(
 def _unread(
     symbol: str | None,
     side: Side | None,
-    entry: tuple[Decimal, ...],
+    entry: object,
     targets: tuple[Decimal, ...],
     stop: Decimal | None,
 ) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Text primitives of the signal parser: cleaning, symbols, leverage and numbers.
 
 All functions are pure. ``normalize`` must run first: the others expect its output
-(no emoji, ASCII dashes, no thousands separators, no percentages, no list indices).
+(no emoji, ASCII dashes, no thousands separators, no list indices, percentages turned
+into ``pct<value>pct`` markers that no number pattern reads).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _NOT_TEXT = re.compile(r"[^\x00-\x7f\u00a0-\u024f]+")
 _DASHES = re.compile("[\u2010-\u2015\u2212~\u2192]|->|=>")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _PERCENT = re.compile(r"[-+]?\s*\d+(?:\.\d+)?\s*%")
+PCT = "pct"
+_PCT_MARK = re.compile(rf"{PCT}(\d+(?:\.\d+)?){PCT}")
 _INDEX = re.compile(r"(?m)(?:^[ \t]*\(?\d{1,2}[).:\-](?=\s)|(?<=\s)\(?\d{1,2}\)(?=\s))")
 _THOUSAND_SUFFIX = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?k\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w%])")
@@ -56,9 +59,30 @@ def normalize(text: str) -> str:
     text = _NOT_TEXT.sub(" ", text)
     text = _DASHES.sub("-", text.replace("\r\n", "\n"))
     text = _THOUSANDS.sub("", text)
-    text = _PERCENT.sub(" ", text)
+    text = _PERCENT.sub(_percent_marker, text)
     text = _THOUSAND_SUFFIX.sub(_expand_thousands, text)
     return _INDEX.sub(" ", text)
+
+
+def _percent_marker(match: re.Match[str]) -> str:
+    """``(50%)`` → `` pct50pct ``: no number pattern sees it, ``split_percents`` does."""
+    value = re.sub(r"[^\d.]", "", match.group())
+    return f" {PCT}{value}{PCT} "
+
+
+def split_percents(text: str) -> list[tuple[str, Decimal | None]]:
+    """``text`` cut at percentage markers: (chunk, percentage written right after it)."""
+    parts = _PCT_MARK.split(text)
+    out: list[tuple[str, Decimal | None]] = []
+    for i in range(0, len(parts), 2):
+        value = parts[i + 1] if i + 1 < len(parts) else None
+        out.append((parts[i], Decimal(value) if value else None))
+    return out
+
+
+def strip_percents(text: str) -> str:
+    """``text`` without percentage markers."""
+    return _PCT_MARK.sub(" ", text)
 
 
 def _expand_thousands(match: re.Match[str]) -> str:
@@ -69,7 +93,7 @@ def _expand_thousands(match: re.Match[str]) -> str:
 def numbers_in(text: str) -> list[Decimal]:
     """Every positive number of ``text`` not glued to a word (``TP1``, ``10x``, ``4h``)."""
     out = []
-    for match in _NUMBER.finditer(_LEVERAGE.sub(" ", text)):
+    for match in _NUMBER.finditer(_LEVERAGE.sub(" ", strip_percents(text))):
         try:
             value = Decimal(match.group())
         except InvalidOperation:  # pragma: no cover - the pattern only yields numbers
@@ -94,6 +118,25 @@ def find_symbol(clean: str) -> str | None:
             if base not in _NOT_TICKERS and not base.isdigit():
                 return f"{base}/{DEFAULT_QUOTE}"
     return None
+
+
+_PERP = re.compile(
+    rf"(?i)(?:\b[A-Z0-9]{{2,15}}(?:{_QUOTE_ALT})(?:\.P|PERP)\b"
+    r"|(?<![A-Za-z])(?:perps?|perpetuals?|futures?)(?![A-Za-z]))"
+)
+LINEAR_QUOTES = frozenset({"USDT", "USDC"})
+
+
+def as_perpetual(symbol: str, clean: str) -> str:
+    """``BTC/USDT`` → ``BTC/USDT:USDT`` (ccxt linear perpetual) when the post says
+    perpetual/futures or writes ``BTCUSDT.P``/``BTCUSDTPERP``; ``BTC/USD`` → the inverse
+    ``BTC/USD:BTC``. Other quotes (BTC, ETH…) are spot only and stay as they are."""
+    if ":" in symbol or not _PERP.search(clean):
+        return symbol
+    base, quote = symbol.split("/")
+    if quote in LINEAR_QUOTES:
+        return f"{symbol}:{quote}"
+    return f"{symbol}:{base}" if quote == "USD" else symbol
 
 
 def find_leverage(clean: str) -> int | None:

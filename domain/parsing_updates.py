@@ -2,13 +2,16 @@
 
 ``find_update`` reads the raw post (emoji such as ✅ count) and is pure. "Closed at
 stoploss" and "stopped out" are STOP_HIT; "All targets achieved" is TARGET_HIT with
-``target`` None. Moving the stop ("SL moved to entry") is not an update kind here.
+``target`` None. "SL moved to entry" / "Move stop to breakeven" / "SL moved to 99950"
+are STOP_MOVED with ``price`` None (to the entry) or the new stop; they are checked
+first, since "TP1 ✅ move SL to entry" is above all a stop move.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 
@@ -17,16 +20,19 @@ class UpdateKind(StrEnum):
     STOP_HIT = "STOP_HIT"
     CANCELLED = "CANCELLED"
     CLOSED = "CLOSED"
+    STOP_MOVED = "STOP_MOVED"
 
 
 @dataclass(frozen=True)
 class ParsedUpdate:
     """An update post. ``target`` is the 1-based target number for TARGET_HIT, or None
-    when the post says all targets were reached; ``symbol`` is None when not written."""
+    when the post says all targets were reached; ``symbol`` is None when not written;
+    ``price`` is the new stop of STOP_MOVED (quote currency), None for "to entry"."""
 
     kind: UpdateKind
     target: int | None = None
     symbol: str | None = None
+    price: Decimal | None = None
 
 
 _DONE = r"(?:\u2705|\u2714|\u2611|hit|reached|achieved|done|smashed|booked|filled|touched)"
@@ -53,6 +59,16 @@ _CLOSED = re.compile(
     re.IGNORECASE,
 )
 
+_WHERE = r"(?P<where>break[\s-]*even|b/?e|entry(?:\s*price)?|cost|(?P<price>\d[\d,]*(?:\.\d+)?))"
+_STOP_MOVED = re.compile(
+    r"(?:\b(?:move[sd]?|moving|shift(?:ed)?|set|adjust(?:ed)?|trail(?:ed)?|raise[sd]?"
+    rf"|lower(?:ed)?)\s+(?:the\s+|our\s+|your\s+)?{_STOP}\s+(?:to|at)"
+    rf"|\b{_STOP}\s*(?:is\s+|has\s+been\s+|was\s+|now\s+)?(?:moved|shifted|adjusted"
+    r"|trailed|raised|lowered|updated)\s+(?:to|at)"
+    rf"|\b{_STOP}\s*(?:->|=>|\u2192|\u27a1\ufe0f?))\s*{_WHERE}(?![\w.])",
+    re.IGNORECASE,
+)
+
 _BARE_CLOSED = re.compile(r"\bclosed\b", re.IGNORECASE)  # only with a symbol: "#ETH closed"
 
 
@@ -61,6 +77,9 @@ def find_update(text: str, symbol: str | None) -> ParsedUpdate | None:
 
     A bare "closed" counts only when the post names a ``symbol``.
     """
+    moved = _STOP_MOVED.search(text)
+    if moved is not None:
+        return ParsedUpdate(UpdateKind.STOP_MOVED, None, symbol, _stop_price(moved, symbol))
     match = _TARGET_N.search(text)
     if match is not None:
         number = int(match.group(1) or match.group(2))
@@ -77,3 +96,18 @@ def find_update(text: str, symbol: str | None) -> ParsedUpdate | None:
     if symbol is not None and _BARE_CLOSED.search(text):
         return ParsedUpdate(UpdateKind.CLOSED, None, symbol)
     return None
+
+
+def _stop_price(match: re.Match[str], symbol: str | None) -> Decimal | None:
+    """The new stop of a STOP_MOVED match; whole satoshis on a BTC pair are scaled."""
+    raw = match.group("price")
+    if raw is None:
+        return None
+    try:
+        price = Decimal(raw.replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern only yields numbers
+        return None
+    whole = price == price.to_integral_value()
+    if symbol is not None and symbol.split("/")[1].split(":")[0] == "BTC" and whole:
+        return price * Decimal("1e-8")
+    return price

@@ -290,7 +290,7 @@ CASES: list[Case] = [
     Case(
         "✅ #BTC #Futures #Signal\nLONG\nEntry 1: 112230.72\nEntry 2: 111816.86\n"
         "TP1: 112779.37\nTP2: 113097.99\nSL: 111458.73\nLeverage: 50x",
-        "BTC/USDT", "BUY", ("111816.86", "112230.72"), ("112779.37", "113097.99"),
+        "BTC/USDT:USDT", "BUY", ("111816.86", "112230.72"), ("112779.37", "113097.99"),
         "111458.73", 50,
     ),
     # SOL_USDT 2025-01-17 00:00 C 210.9; 12:00 H 220.43; 2025-01-16 09:00 L 198.47
@@ -344,7 +344,7 @@ CASES: list[Case] = [
     # BNB_USDT 2025-04-10 08:00 C 578.19; 14:00 L 573.43; 2025-04-09 18:00 H 585.97
     Case(
         "📅 10 Apr 2025 08:00 UTC\nShort BNBUSDT.P\nEntry: 578.19\nTP: 573.43\nSL: 585.97",
-        "BNB/USDT", "SELL", ("578.19",), ("573.43",), "585.97",
+        "BNB/USDT:USDT", "SELL", ("578.19",), ("573.43",), "585.97",
     ),
     # ADA_BTC 2018-01-22 11:55 L 0.00005267, O 0.00005292; 11:10 H 0.00005399;
     # 10:10 L 0.00005200
@@ -358,7 +358,7 @@ CASES: list[Case] = [
         "⚡️⚡️ #XRP/USDT ⚡️⚡️\nExchanges: Binance Futures\nSignal Type: Regular (Long)\n"
         "Leverage: Isolated (7.0X)\n\nEntry Targets:\n1️⃣ 3.2747\n\nTake-Profit Targets:\n"
         "1️⃣ 3.3433\n\nStop Targets:\n1️⃣ 2.9228",
-        "XRP/USDT", "BUY", ("3.2747",), ("3.3433",), "2.9228", 7,
+        "XRP/USDT:USDT", "BUY", ("3.2747",), ("3.3433",), "2.9228", 7,
     ),
     # BTC_USDT 2024-10-25 16:00 C 67670; 2024-10-25 07:00 L 67250; 2024-10-24 21:00 H 68850
     # — prices in thousands
@@ -372,6 +372,25 @@ CASES: list[Case] = [
         "New signal 📢\n\nCoin: SOL\nPosition: SHORT\nEntry: 114.61\nTP1: 112.43 TP2: 111.27\n"
         "SL: 121",
         "SOL/USDT", "SELL", ("114.61",), ("112.43", "111.27"), "121",
+    ),
+    # ETH_USDT 2025-09-24 00:00 C 4174.45, H 4194.37; 06:00 H 4183.71; 2025-09-23 20:00
+    # L 4139.53 — perpetual, a share of the position per target
+    Case(
+        "ETH/USDT Perpetual LONG\nEntry: 4174.45\nTP1: 4183.71 (50%)\nTP2: 4194.37 (50%)\n"
+        "SL: 4139.53\nLeverage: 10x",
+        "ETH/USDT:USDT", "BUY", ("4174.45",), ("4183.71", "4194.37"), "4139.53", 10,
+    ),
+    # SOL_USDT 2025-09-24 00:00 C 213.45, H 215.61; 06:00 C 210.96, L 208.62 — the entry
+    # given as the current market price
+    Case(
+        "#SOLUSDT PERP SHORT\nCMP: 213.45\nTP1 210.96\nTP2 208.62\nSL 215.61",
+        "SOL/USDT:USDT", "SELL", ("213.45",), ("210.96", "208.62"), "215.61",
+    ),
+    # XRP_USDT 2025-04-10 08:00 C 1.9893; 14:00 L 1.981; 20:00 L 1.9621; 2025-04-09 21:00
+    # H 2.0897 — futures named in the text
+    Case(
+        "XRP Futures 📉 Short\nEntry: 1.9893\nTargets: 1.981 - 1.9621\nStop: 2.0897\nLev 20x",
+        "XRP/USDT:USDT", "SELL", ("1.9893",), ("1.981", "1.9621"), "2.0897", 20,
     ),
 ]
 
@@ -400,5 +419,17 @@ NOT_SIGNALS: list[str] = [
     "Markets closed early for the holiday, see you Monday",
     # BTC_USDT 2025-01-17 00:00 H 100434.96; 12:00 H 102959.66; 2025-01-16 15:00 L 97335.13
     "BTC broke 100434.96! Next target 102959.66, support 97335.13",
-    "Stop loss moved to entry",
+    "Set a stop loss on every trade, always",
+]
+
+# (post, new stop or None for "to the entry"); prices are real candle values:
+# BTC_USDT 2025-01-17 00:00 L 99950.77; SOL_USDT 2025-12-15 18:00 L 123.63;
+# ADA_BTC 2018-01-22 10:10 L 0.00005200 (written as 5200 satoshis).
+STOP_MOVES: list[tuple[str, str | None]] = [
+    ("Stop loss moved to entry", None),
+    ("#BTC/USDT TP1 ✅ Move SL to entry", None),
+    ("Move stop to breakeven on ETH 🛡", None),
+    ("SL moved to 99950.77", "99950.77"),
+    ("#SOL SL -> 123.63", "123.63"),
+    ("#ADA/BTC stop loss has been moved to 5200", "0.00005200"),
 ]

@@ -85,13 +85,14 @@ def test_missing_stop_is_never_guessed() -> None:
     assert raised.value.field == "stopLoss"
 
 
-def test_market_entry_is_unread_not_invented() -> None:
+def test_market_entry_without_a_price_is_not_invented() -> None:
     parsed = parse_message("#BTC/USDT LONG\nEntry: CMP\nTP: 100434.96\nSL: 99377")
     assert isinstance(parsed, ParsedSignal)
-    assert parsed.entry == () and parsed.unread == ("entry",)
+    assert parsed.entry == () and parsed.market_entry and parsed.unread == ()
     with pytest.raises(InvalidSignal) as raised:
         to_draft(parsed)
     assert raised.value.field == "entryLow"
+    assert "market" in raised.value.rule
 
 
 def test_invalid_geometry_is_refused_by_to_draft() -> None:
