@@ -12,6 +12,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from domain.models import Provider, Signal, User
+
 
 class Platform(StrEnum):
     TELEGRAM = "telegram"
@@ -39,8 +41,8 @@ class LinkCode(Model):
 
     id = fields.IntField(primary_key=True)
     code_hash = fields.CharField(max_length=64, unique=True)
-    user = fields.ForeignKeyField("models.User", related_name="link_codes",
-                                  on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="link_codes", on_delete=fields.CASCADE)
     platform = fields.CharEnumField(Platform, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
@@ -58,10 +60,10 @@ class ChannelSource(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    provider = fields.ForeignKeyField("models.Provider", related_name="channel_sources",
-                                      on_delete=fields.CASCADE)
-    added_by = fields.ForeignKeyField("models.User", related_name="channel_sources",
-                                      on_delete=fields.CASCADE)
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="channel_sources", on_delete=fields.CASCADE)
+    added_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="channel_sources", on_delete=fields.CASCADE)
     platform = fields.CharEnumField(Platform, max_length=16)
     chat_id = fields.BigIntField()
     title = fields.CharField(max_length=128, default="")
@@ -82,20 +84,22 @@ class PendingPost(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    provider = fields.ForeignKeyField("models.Provider", related_name="pending_posts",
-                                      on_delete=fields.CASCADE)
-    author = fields.ForeignKeyField("models.User", related_name="pending_posts",
-                                    on_delete=fields.CASCADE)
-    source = fields.ForeignKeyField("models.ChannelSource", related_name="posts", null=True,
-                                    on_delete=fields.SET_NULL)
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="pending_posts", on_delete=fields.CASCADE)
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="pending_posts", on_delete=fields.CASCADE)
+    source: fields.ForeignKeyNullableRelation[ChannelSource] = fields.ForeignKeyField(
+        "models.ChannelSource", related_name="posts", null=True,
+        on_delete=fields.SET_NULL)
     platform = fields.CharEnumField(Platform, max_length=16)
     chat_id = fields.BigIntField()
     message_id = fields.BigIntField()
     text = fields.TextField(default="")
     status = fields.CharEnumField(PostStatus, max_length=16, default=PostStatus.PENDING)
     problem = fields.TextField(default="")
-    signal = fields.ForeignKeyField("models.Signal", related_name="posts", null=True,
-                                    on_delete=fields.SET_NULL)
+    signal: fields.ForeignKeyNullableRelation[Signal] = fields.ForeignKeyField(
+        "models.Signal", related_name="posts", null=True,
+        on_delete=fields.SET_NULL)
     preview_chat_id = fields.BigIntField(null=True)
     preview_message_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -114,8 +118,9 @@ class NotificationPreferences(Model):
     midnight, equal or null means none) in the IANA ``time_zone``.
     """
 
-    user = fields.OneToOneField("models.User", related_name="notification_preferences",
-                                on_delete=fields.CASCADE, primary_key=True)
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="notification_preferences", on_delete=fields.CASCADE,
+        primary_key=True)
     muted_kinds: fields.Field[list[str]] = fields.JSONField(default=list)
     quiet_start = fields.IntField(null=True)
     quiet_end = fields.IntField(null=True)
