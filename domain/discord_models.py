@@ -10,6 +10,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from domain.models import Provider, Signal
+
 
 class DiscordAlert(Model):
     """One provider's signals posted into one Discord channel.
@@ -23,8 +25,9 @@ class DiscordAlert(Model):
     id = fields.IntField(primary_key=True)
     guild_id = fields.BigIntField(db_index=True)
     channel_id = fields.BigIntField()
-    provider = fields.ForeignKeyField("models.Provider", related_name="discord_alerts",
-                                      on_delete=fields.CASCADE)
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="discord_alerts", on_delete=fields.CASCADE
+    )
     created_by = fields.BigIntField()
     enabled = fields.BooleanField(default=True)
     disabled_reason = fields.TextField(default="")
@@ -40,10 +43,12 @@ class DiscordAlertMessage(Model):
     """The Discord message that shows one signal in one alert channel (edited in place)."""
 
     id = fields.IntField(primary_key=True)
-    alert = fields.ForeignKeyField("models.DiscordAlert", related_name="messages",
-                                   on_delete=fields.CASCADE)
-    signal = fields.ForeignKeyField("models.Signal", related_name="discord_messages",
-                                    on_delete=fields.CASCADE)
+    alert: fields.ForeignKeyRelation[DiscordAlert] = fields.ForeignKeyField(
+        "models.DiscordAlert", related_name="messages", on_delete=fields.CASCADE
+    )
+    signal: fields.ForeignKeyRelation[Signal] = fields.ForeignKeyField(
+        "models.Signal", related_name="discord_messages", on_delete=fields.CASCADE
+    )
     message_id = fields.BigIntField()
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

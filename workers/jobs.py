@@ -39,6 +39,7 @@ async def fan_out_signal(ctx: dict[str, Any], signal_id: int) -> dict[str, int]:
     event = await SignalEvent.get(signal_id=signal_id, kind=EventKind.PUBLISHED)
     plan = await fan_out(event.id)
     await _enqueue_plan(d, plan, f"sig{signal_id}")
+    await d.services.queue.enqueue("post_discord_alerts", event.id, job_id=f"discord:ev{event.id}")
     await outbox.mark_processed("signal.published", signal_id)
     await activity(d, "fanout", f"signal #{signal_id} fanned out to "
                    f"{len(plan.delivery_ids)} Telegram subscribers and "
@@ -62,6 +63,7 @@ async def fan_out_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
                            f"{position.realized_pnl:.2f} USDT", positionId=position.id)
     plan = await fan_out(event_id)
     await _enqueue_plan(d, plan, f"ev{event_id}")
+    await d.services.queue.enqueue("post_discord_alerts", event_id, job_id=f"discord:ev{event_id}")
     await outbox.mark_processed("signal.event", event_id)
     return {"deliveries": len(plan.delivery_ids)}
 

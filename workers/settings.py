@@ -14,6 +14,7 @@ from integrations.ratelimit import RedisRateLimiter
 from signalhub.bootstrap import Services
 from workers.context import WorkerDeps
 from workers.delivery import deliver_messages
+from workers.discord_jobs import close_discord, post_discord_alerts
 from workers.jobs import execute_copy_orders, fan_out_event, fan_out_signal, sweep_outbox
 from workers.monitor import run_monitor
 
@@ -22,6 +23,7 @@ FUNCTIONS = [
     func(fan_out_event, name="fan_out_event", max_tries=5),
     func(deliver_messages, name="deliver_messages", max_tries=5, timeout=600),
     func(execute_copy_orders, name="execute_copy_orders", max_tries=5),
+    func(post_discord_alerts, name="post_discord_alerts", max_tries=8, timeout=600),
 ]
 
 
@@ -61,6 +63,7 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
         aclose = getattr(sender, "aclose", None)
         if aclose is not None:
             await aclose()
+        await close_discord(deps)
 
     return Worker(
         functions=FUNCTIONS,  # type: ignore[arg-type]

@@ -1,0 +1,208 @@
+"""Discord channel alerts and DMs through the worker, against the fake Discord REST API.
+
+Real PostgreSQL and Redis, arq burst workers, discord.py's HTTPClient with
+``Route.BASE`` on the loopback fake, replayed real BTC/USDT candles.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from discord.http import Route
+
+from domain import alerts, users
+from domain.discord_models import DiscordAlert, DiscordAlertMessage
+from domain.models import Role, User
+from domain.providers import create_provider
+from domain.publishing import close_signal, publish_signal
+from domain.signals import make_draft
+from integrations.discord_rest import DiscordRest
+from integrations.prices import ReplayPriceSource
+from integrations.ratelimit import RedisRateLimiter
+from signalhub.bootstrap import bootstrap, shutdown
+from tests.fakes.discord_api import FakeDiscordApi
+from tests.support.setups import BTC_1H, btc_candles, winning_buy
+from workers.context import WorkerDeps
+from workers.monitor import process_candle
+from workers.settings import make_worker
+
+TOKEN = "discord-bot-token-for-tests"
+GUILD, CHANNEL, OTHER_CHANNEL, ADMIN = 900000000000000001, 900000000000000011, \
+    900000000000000012, 900000000000000100
+CANDLES = btc_candles()
+SETUP = winning_buy(CANDLES, 2000)
+
+
+@pytest.fixture
+async def world(clean_db, settings, redis, namespace):  # noqa: ANN001
+    """Services on a manual replay at the setup's entry candle; a logged-in DiscordRest."""
+    start = CANDLES[SETUP.index].close_ts
+    prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=start)
+    services = await bootstrap(settings, prices=prices, init_database=False)
+    saved_base = Route.BASE
+    async with FakeDiscordApi(token=TOKEN) as api:
+        rest = await DiscordRest(TOKEN, api.api_base).start()
+        services.extras["discord_rest"] = rest
+        # Test speed: the same shared Redis limiter, with room for the few sends here.
+        services.extras["discord_limiter"] = RedisRateLimiter(
+            services.redis, f"{namespace}:ratelimit:discord:", global_rate=500,
+            per_chat_rate=500)
+        yield services, api
+        await rest.aclose()
+    Route.BASE = saved_base
+    await shutdown(services, close_database=False)
+
+
+async def _provider() -> User:
+    owner = await users.create_user("alert-owner", Role.PROVIDER)
+    await create_provider(owner, "free-alerts", "Free Alerts", monthly_price="0")
+    return owner
+
+
+def _draft(leverage: int | None = None) -> Any:
+    return make_draft(symbol="BTC/USDT", side="BUY", entry_low=SETUP.entry, entry_high=None,
+                      stop_loss=SETUP.stop, targets=[SETUP.target], leverage=leverage)
+
+
+async def _run_worker(services) -> None:  # noqa: ANN001
+    worker = make_worker(services, burst=True, poll_delay=0.01)
+    await worker.main()
+    await worker.close()
+
+
+def _fields(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed["fields"]}
+
+
+async def test_signal_is_posted_as_embed_and_edited_in_place_on_target(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    signal = await publish_signal(owner, "free-alerts", _draft(leverage=5), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    await _run_worker(services)
+
+    [message] = api.channel_messages(CHANNEL)
+    [embed] = message["embeds"]
+    assert embed["title"] == f"🟢 BUY BTC/USDT · #{signal.seq}"
+    assert embed["color"] == 0x2ECC71
+    assert embed["author"] == {"name": "Free Alerts"}
+    assert embed["description"] == "⏳ **Waiting for entry**"
+    assert [f["name"] for f in embed["fields"]] == ["Entry", "Stop-loss", "Leverage", "Targets"]
+    assert _fields(embed) == {
+        "Entry": format(SETUP.entry.normalize(), "f"),
+        "Stop-loss": format(SETUP.stop.normalize(), "f"),
+        "Leverage": "5x",
+        "Targets": f"TP1 {format(SETUP.target.normalize(), 'f')}",
+    }
+    assert embed["footer"]["text"].startswith("free-alerts · hash ")
+    create = api.calls_to("create_message")[0]
+    assert create.body["allowed_mentions"] == {"parse": []}
+    assert create.body["enforce_nonce"] is True
+    row = await DiscordAlertMessage.get(signal_id=signal.id)
+    assert row.message_id == int(message["id"])
+
+    deps = WorkerDeps(services, None, None)
+    for _ in range(SETUP.target_index - SETUP.index):
+        for candle in services.prices.advance():
+            await process_candle(deps, candle)
+    await _run_worker(services)
+
+    [edited] = api.channel_messages(CHANNEL)  # still one message: edited, not re-posted
+    assert edited["id"] == message["id"] and edited["edited_timestamp"] is not None
+    [embed] = edited["embeds"]
+    target = format(SETUP.target.normalize(), "f")
+    assert embed["description"].startswith("🎯 **Target 1 of 1 hit** at ")
+    assert _fields(embed)["Targets"] == f"TP1 {target} ✅"
+    assert len(api.calls_to("edit_message")) >= 2  # activation, then the target
+
+
+async def test_sell_signal_is_red_and_close_edits_status(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    draft = make_draft(symbol="BTC/USDT", side="SELL", entry_low=SETUP.target,
+                       entry_high=None, stop_loss=SETUP.target * Decimal("1.01"),
+                       targets=[SETUP.entry], note="Short *the* top")
+    signal = await publish_signal(owner, "free-alerts", draft, services.queue, services.bus,
+                                  market_ts=services.prices.now_ms())
+    await _run_worker(services)
+    [embed] = api.channel_messages(CHANNEL)[0]["embeds"]
+    assert embed["color"] == 0xE74C3C and embed["title"].startswith("🔴 SELL BTC/USDT")
+    assert _fields(embed)["Note"] == "Short \\*the\\* top"
+
+    await close_signal(owner, signal.id, "taking profit early", services.queue, services.bus)
+    await _run_worker(services)
+    [message] = api.channel_messages(CHANNEL)
+    assert message["embeds"][0]["description"].startswith("🔒 **Closed by provider**")
+    assert "taking profit early" in message["embeds"][0]["description"]
+
+
+async def test_429_is_waited_out_and_the_post_goes_through(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    api.fail_next("create_message", 429, retry_after=0.05)
+    api.fail_next("create_message", 429, retry_after=0.05, is_global=True)
+    await publish_signal(owner, "free-alerts", _draft(), services.queue, services.bus,
+                         market_ts=services.prices.now_ms())
+    await _run_worker(services)
+
+    assert [c.status for c in api.calls_to("create_message")] == [429, 429, 200]
+    assert len(api.channel_messages(CHANNEL)) == 1
+
+
+@pytest.mark.parametrize("break_channel", ["delete", "revoke"])
+async def test_dead_channel_disables_the_alert_and_tells_the_admin(
+        world, break_channel: str) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=OTHER_CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    if break_channel == "delete":
+        api.delete_channel(CHANNEL)
+    else:
+        api.revoke_permission(CHANNEL)
+    await publish_signal(owner, "free-alerts", _draft(), services.queue, services.bus,
+                         market_ts=services.prices.now_ms())
+    await _run_worker(services)
+
+    dead = await DiscordAlert.get(channel_id=CHANNEL)
+    expected = "10003" if break_channel == "delete" else "50013"
+    assert dead.enabled is False and f"code {expected}" in dead.disabled_reason
+    assert len(api.channel_messages(OTHER_CHANNEL)) == 1  # the other channel still works
+    [dm] = api.dms_to(ADMIN)
+    assert "stopped posting Free Alerts (free-alerts) signals" in dm["content"]
+    assert f"<#{CHANNEL}>" in dm["content"]
+
+    attempts = len(api.calls_to("create_message"))
+    await publish_signal(owner, "free-alerts", _draft(), services.queue, services.bus,
+                         market_ts=services.prices.now_ms())
+    await _run_worker(services)
+    # The disabled alert is not tried again; only the live channel gets the new signal.
+    assert len(api.calls_to("create_message")) == attempts + 1
+    assert len(api.dms_to(ADMIN)) == 1
+
+
+async def test_job_run_twice_posts_once(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    signal = await publish_signal(owner, "free-alerts", _draft(), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    await _run_worker(services)
+    from domain.models import SignalEvent
+    from workers.discord_jobs import post_discord_alerts
+
+    event = await SignalEvent.get(signal_id=signal.id, kind="PUBLISHED")
+    result = await post_discord_alerts({"deps": WorkerDeps(services, None, None)}, event.id)
+    assert result == {"skipped": 1}
+    assert len(api.channel_messages(CHANNEL)) == 1
