@@ -1,19 +1,24 @@
-"""Read model of /positions: a user's paper account and positions, marked to market.
+"""Read models of /positions and /pnl: a user's paper account and positions, marked to
+market, today's PnL (the daily loss limit's input) and closed-trade statistics.
 
-A query only (no writes), shared by the bot and any other channel.
+Queries only (no writes), shared by the bot, GraphQL and the copy engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+from domain.errors import InvalidInput
 from domain.models import PaperAccount, Position, PositionStatus, User
 from domain.outcomes import realized_pnl
 from domain.ports import PriceSource
+from domain.risk import DayPnl
 
 MAX_OPEN_SHOWN = 12
 MAX_CLOSED_SHOWN = 8
+MAX_PNL_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,81 @@ def marks(positions: list[Position], prices: PriceSource | None) -> dict[int, Ma
                                position.remaining_amount)
             result[position.id] = Mark(price, pnl)
     return result
+
+
+# --- daily loss inputs and the /pnl summary -----------------------------------------
+
+
+def unrealized_total(positions: list[Position], prices: PriceSource | None) -> Decimal:
+    """Sum of the marked-to-market PnL of ``positions`` (quote currency); positions
+    without a known price count as 0."""
+    return sum((m.unrealized_pnl for m in marks(positions, prices).values()), Decimal(0))
+
+
+async def day_pnl(user_id: int, now: datetime, prices: PriceSource | None) -> DayPnl:
+    """Today's (``now``'s UTC day) PnL of a paper account, the input of the daily loss limit.
+
+    Realized = realized PnL (fees included) of positions closed today plus that of open
+    positions opened today (entry fees, partial exits); a partial exit today of a
+    position opened on an earlier day is counted on the day the position closes.
+    Unrealized = open positions marked at ``prices``. Start equity = balance − realized
+    today. Reads positions and the paper account; writes nothing.
+    """
+    start = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    closed = await Position.filter(user_id=user_id, status=PositionStatus.CLOSED,
+                                   closed_at__gte=start).values_list("realized_pnl", flat=True)
+    open_ = await Position.filter(user_id=user_id, status=PositionStatus.OPEN)
+    realized = sum((Decimal(v) for v in closed), Decimal(0)) + sum(
+        (Decimal(p.realized_pnl) for p in open_ if p.opened_at >= start), Decimal(0))
+    account = await PaperAccount.get(user_id=user_id)
+    return DayPnl(start.date(), realized, unrealized_total(open_, prices),
+                  Decimal(account.balance) - realized)
+
+
+@dataclass(frozen=True)
+class PnlSummary:
+    """Closed-trade statistics over a period; money in the account's quote currency.
+
+    ``win_rate`` is a fraction (0.6 = 60%), None without trades; ``profit_factor`` =
+    gross profit / gross loss, None when there is no losing trade.
+    """
+
+    days: int
+    trades: int
+    wins: int
+    losses: int
+    realized: Decimal
+    gross_profit: Decimal
+    gross_loss: Decimal
+    win_rate: Decimal | None
+    profit_factor: Decimal | None
+
+
+def pnl_summary(realized: list[Decimal], days: int) -> PnlSummary:
+    """Statistics of closed trades with realized PnLs ``realized`` (fees included).
+
+    A win is a trade with realized PnL > 0, a loss one < 0 (break-even trades count in
+    ``trades`` only). Win rate = wins / trades; profit factor = Σ wins / |Σ losses| —
+    the usual definitions (e.g. freqtrade's /profit, Investopedia "profit factor").
+    """
+    profit = sum((r for r in realized if r > 0), Decimal(0))
+    loss = -sum((r for r in realized if r < 0), Decimal(0))
+    wins = sum(1 for r in realized if r > 0)
+    losses = sum(1 for r in realized if r < 0)
+    return PnlSummary(
+        days, len(realized), wins, losses, profit - loss, profit, loss,
+        Decimal(wins) / len(realized) if realized else None,
+        profit / loss if loss > 0 else None)
+
+
+async def load_pnl(user_id: int, days: int, now: datetime) -> PnlSummary:
+    """``pnl_summary`` of the user's positions CLOSED in the ``days`` days up to ``now``.
+
+    Raises ``InvalidInput`` (field ``days``) unless 1 <= days <= 3650.
+    """
+    if not 1 <= days <= MAX_PNL_DAYS:
+        raise InvalidInput("days", f"must be between 1 and {MAX_PNL_DAYS}")
+    rows = await Position.filter(user_id=user_id, status=PositionStatus.CLOSED,
+                                 closed_at__gte=now - timedelta(days=days)
+                                 ).values_list("realized_pnl", flat=True)
+    return pnl_summary([Decimal(r) for r in rows], days)

@@ -108,13 +108,15 @@ def next_midnight(now: datetime) -> datetime:
     return datetime.combine(today + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime) -> str | None:
+def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime,
+                     currency: str = "USDT") -> str | None:
     """Why new signals are skipped today, or None while the daily loss is under its limit.
 
     Loss today = −(realized today + unrealized now), quote currency; the limit is
     ``max_daily_loss_pct`` percent of ``start_equity``. The limit is reached when the loss
     is at or above it. Realized PnL of another day than ``now``'s UTC day counts as 0: the
-    counter resets at 00:00 UTC. ``now`` must be timezone-aware.
+    counter resets at 00:00 UTC. ``now`` must be timezone-aware; ``currency`` is the
+    account's quote currency, for the reason's text.
     """
     today = now.astimezone(UTC).date()
     realized = pnl.realized if pnl.day == today else Decimal(0)
@@ -126,7 +128,7 @@ def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime) ->
               "new signals resume when open positions recover, at the latest once today's "
               "realized PnL resets at 00:00 UTC")
     return (f"skipped: daily loss limit {pct_text(max_daily_loss_pct)}% reached "
-            f"({money_text(total)} today); {resume}")
+            f"({money_text(total)} {currency} today); {resume}")
 
 
 # --- slippage --------------------------------------------------------------------------

@@ -244,7 +244,8 @@ def _guard(signal: SignalTerms, account: AccountState, limits: CopyLimits,
     if account.equity <= 0:
         return "skipped: the account has no equity left"
     day = account.day or DayPnl(now.date(), Decimal(0), Decimal(0), account.equity)
-    block = daily_loss_block(day, limits.max_daily_loss_pct, now)
+    block = daily_loss_block(day, limits.max_daily_loss_pct, now,
+                             quote_currency(signal.symbol))
     if block or market_price is None:
         return block or f"skipped: no market price is known for {signal.symbol} yet"
     return _levels_block(signal, market_price)
