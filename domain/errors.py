@@ -8,8 +8,10 @@
     ├── RiskLimitExceeded     a copy order would break a follower's limit
     └── ExternalServiceError  a vendor call failed
         ├── RetryableError    try again later (``retry_after`` seconds, if known)
+        │   └── OrderStatusUnknown    an order was sent without answer: look it up first
         └── PermanentError    do not try again (e.g. a message the platform rejects)
-            └── RecipientUnreachable  the user blocked the bot or the chat is gone
+            ├── RecipientUnreachable  the user blocked the bot or the chat is gone
+            └── CredentialsRejected   the exchange refused the API key
 
 Adapters turn vendor exceptions into this tree; entrypoints turn it into what the
 user sees (GraphQL union results, bot replies, arq ``Retry``).
@@ -69,3 +71,12 @@ class PermanentError(ExternalServiceError):
 
 class RecipientUnreachable(PermanentError):
     """The recipient blocked the bot or the chat no longer exists: stop messaging them."""
+
+
+class OrderStatusUnknown(RetryableError):
+    """An order was sent but no answer came (timeout, dropped connection, 5xx): it may
+    exist on the exchange. Look it up by its client order id before sending it again."""
+
+
+class CredentialsRejected(PermanentError):
+    """The exchange refused the API key (unknown key, bad signature, missing permission)."""

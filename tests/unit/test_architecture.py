@@ -62,8 +62,9 @@ def test_domain_may_use_the_orm() -> None:
     assert "tortoise" in imported_modules(ROOT / "domain" / "models.py")
 
 
-def test_only_the_price_source_imports_ccxt() -> None:
-    assert importers_of("ccxt", source_files()) == ["integrations/prices.py"]
+def test_only_the_price_source_and_the_exchange_gateway_import_ccxt() -> None:
+    assert importers_of("ccxt", source_files()) == ["integrations/exchange_ccxt.py",
+                                                     "integrations/prices.py"]
 
 
 def test_aiogram_is_imported_only_by_integrations_and_bots() -> None:

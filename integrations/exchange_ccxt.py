@@ -1,0 +1,622 @@
+"""Live exchange accounts through ccxt: ``CcxtGateway`` (``domain.ports.ExchangeGateway``)
+and ``GatewayPool`` (one ccxt client per exchange account, markets shared).
+
+    GatewayPool(redis, namespace, ...)                      one per worker process
+      .gateway(account_id, spec, credentials) -> CcxtGateway  cached per account
+      .markets(spec, exchange)                              memory -> Redis -> snapshot/network
+      .close()                                              closes every client
+    CcxtGateway(exchange, spec, ...)
+      market / create_order / fetch_order_by_client_id / cancel_order / fetch_equity
+      check_account() -> AccountCheck (balance + withdrawal permission)
+      supports_stop_orders, close()
+
+Errors (``domain.errors``): ccxt ``RateLimitExceeded``/``DDoSProtection`` and
+``OnMaintenance`` -> ``RetryableError`` (``retry_after`` from a 429's Retry-After);
+any other ``NetworkError`` (timeout, dropped connection, 5xx) from ``create_order`` ->
+``OrderStatusUnknown`` (the order may exist: look it up by client id), elsewhere
+``RetryableError``; ``AuthenticationError``/``PermissionDenied`` ->
+``CredentialsRejected``; every other ccxt error -> ``PermanentError`` with the
+exchange's message. Messages never contain credentials or signed query strings.
+
+Every request first takes a slot of the shared Redis rate limiter for (exchange,
+account) when the pool has Redis. ccxt logs request headers (the API key) at DEBUG:
+each client gets the ``signalhub.ccxt`` logger, capped at INFO.
+This module and ``integrations.prices`` are the only ones that import ccxt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.async_support as ccxt_async
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
+from redis.asyncio import Redis
+
+from domain.errors import (
+    CredentialsRejected,
+    InvalidInput,
+    OrderStatusUnknown,
+    PermanentError,
+    RetryableError,
+)
+from domain.ports import MarketRules, OrderAck, OrderRequest
+from integrations.ratelimit import RedisRateLimiter
+from integrations.secrets import ExchangeCredentials
+
+log = logging.getLogger(__name__)
+CCXT_LOG = logging.getLogger("signalhub.ccxt")
+CCXT_LOG.setLevel(logging.INFO)  # ccxt's DEBUG lines carry request headers (the API key)
+
+SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "signalhub" / "data" / "markets"
+MARKETS_TTL_S = 86_400
+MARKET_TYPES = ("spot", "linear")
+DEFAULT_TIMEOUT_MS = 10_000
+_QUERY = re.compile(r"\?\S*")
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """Where an account trades: ccxt id, ``spot`` or ``linear``, testnet, base-URL override.
+
+    ``api_base_url`` (``http(s)://host[:port]``) replaces the scheme and host of every
+    ``exchange.urls['api']`` entry, keeping each path (regional endpoints, proxies, a
+    local test server).
+    """
+
+    exchange_id: str
+    market_type: str = "spot"
+    testnet: bool = False
+    api_base_url: str | None = None
+
+    @property
+    def markets_key(self) -> str:
+        """Key under which markets are shared: id, type, testnet and base URL."""
+        net = "testnet" if self.testnet else "main"
+        return f"{self.exchange_id}:{self.market_type}:{net}:{self.api_base_url or '-'}"
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What connecting learned: balances (currency -> total) and withdrawal permission.
+
+    ``withdrawals_enabled`` is None where the exchange does not report it.
+    """
+
+    balances: dict[str, Decimal]
+    withdrawals_enabled: bool | None
+
+
+def snapshot_path(exchange_id: str, market_type: str) -> Path:
+    """``signalhub/data/markets/<exchange id>-<market type>.json``."""
+    return SNAPSHOT_DIR / f"{exchange_id}-{market_type}.json"
+
+
+def load_snapshot(exchange_id: str, market_type: str) -> list[dict[str, Any]] | None:
+    """Saved ccxt markets of ``exchange_id``/``market_type``, or None if none shipped."""
+    path = snapshot_path(exchange_id, market_type)
+    if not path.exists():
+        return None
+    return list(json.loads(path.read_text())["markets"])
+
+
+def check_exchange_id(exchange_id: str) -> str:
+    """``exchange_id`` if ccxt knows it; ``InvalidInput`` (field ``exchange``) otherwise."""
+    if exchange_id not in ccxt_async.exchanges:
+        raise InvalidInput("exchange", f"{exchange_id!r} is not a ccxt exchange id (e.g. "
+                                       "binance, bybit, okx, bitget, mexc)")
+    return exchange_id
+
+
+def make_exchange(spec: ExchangeSpec, credentials: ExchangeCredentials | None, *,
+                  timeout_ms: int = DEFAULT_TIMEOUT_MS, throttle: bool = False) -> Any:
+    """A configured ``ccxt.async_support`` client (not yet connected; caller closes it).
+
+    ``defaultType`` follows the market type (``swap`` for linear); binance loads only
+    that type's markets and skips its private currency call. Testnet: binance
+    USDⓈ-M uses ccxt's demo trading (binance retired the futures sandbox), every other
+    case ``set_sandbox_mode(True)``. ``throttle`` keeps ccxt's own per-client limiter
+    (off when the shared Redis limiter is used).
+    """
+    check_exchange_id(spec.exchange_id)
+    config: dict[str, Any] = {
+        "enableRateLimit": throttle, "timeout": timeout_ms, "logger": CCXT_LOG,
+        "options": {"defaultType": "swap" if spec.market_type == "linear" else "spot",
+                    "fetchMarkets": {"types": [spec.market_type]},
+                    "fetchCurrencies": False, "fetchMargins": False},
+    }
+    if credentials is not None:
+        config.update(apiKey=credentials.api_key, secret=credentials.secret)
+        if credentials.password:
+            config["password"] = credentials.password
+    exchange = getattr(ccxt_async, spec.exchange_id)(config)
+    if spec.testnet:
+        if spec.exchange_id == "binance" and spec.market_type == "linear":
+            exchange.enable_demo_trading(True)
+        else:
+            exchange.set_sandbox_mode(True)
+    if spec.api_base_url:
+        exchange.urls["api"] = _rebase(exchange.urls["api"], spec.api_base_url.rstrip("/"))
+    return exchange
+
+
+def _rebase(urls: Any, base: str) -> Any:
+    if isinstance(urls, dict):
+        return {key: _rebase(value, base) for key, value in urls.items()}
+    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
+        parts = urlsplit(urls)
+        return base + parts.path + (f"?{parts.query}" if parts.query else "")
+    return urls
+
+
+def _clean(exc: BaseException) -> str:
+    """The exception's message without URLs' query strings (signatures, parameters)."""
+    return _QUERY.sub("", str(exc)).strip()
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+class CcxtGateway:
+    """``ExchangeGateway`` over one ccxt client holding one account's keys.
+
+    ``limiter``/``account_key``: the shared Redis limiter and this account's bucket key
+    (an int); without them only ccxt's own throttle applies (if enabled). Markets must
+    be set on the client (``GatewayPool`` does it) or are loaded on first use.
+    ``stop_limit_offset`` is the distance (fraction) of the limit price beyond the
+    trigger on exchanges where a spot stop must be STOP_LOSS_LIMIT.
+    """
+
+    def __init__(self, exchange: Any, spec: ExchangeSpec, *,
+                 limiter: RedisRateLimiter | None = None, account_key: int = 0,
+                 stop_limit_offset: Decimal = Decimal("0.005")) -> None:
+        self.exchange = exchange
+        self.spec = spec
+        self._limiter = limiter
+        self._account_key = account_key
+        self._stop_limit_offset = stop_limit_offset
+        self._markets_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"CcxtGateway({self.spec.exchange_id}, {self.spec.market_type})"
+
+    # -- capabilities ----------------------------------------------------------------
+
+    @property
+    def supports_stop_orders(self) -> bool:
+        """True when stop-loss orders can rest on the exchange (else the monitor enforces)."""
+        has = self.exchange.has
+        return bool(has.get("createStopMarketOrder") or has.get("createStopLossOrder")
+                    or has.get("createTriggerOrder"))
+
+    def stop_order_type(self, symbol: str) -> str | None:
+        """The native stop this market takes: ``STOP_MARKET``, ``STOP_LOSS``,
+        ``STOP_LOSS_LIMIT`` (binance order types) or ``trigger`` (other exchanges), None if
+        stops must be enforced by the monitor. Needs markets loaded."""
+        if not self.supports_stop_orders:
+            return None
+        market = self.exchange.market(symbol)
+        if self.spec.exchange_id != "binance":
+            return "trigger"
+        if market.get("contract"):
+            return "STOP_MARKET"
+        types = market.get("info", {}).get("orderTypes", [])
+        for kind in ("STOP_LOSS", "STOP_LOSS_LIMIT"):
+            if kind in types:
+                return kind
+        return None
+
+    # -- ExchangeGateway ---------------------------------------------------------------
+
+    async def market(self, symbol: str) -> MarketRules:
+        """Rules of ``symbol``; ``InvalidInput`` (field ``symbol``) if the account's market
+        type does not list it."""
+        await self._ensure_markets()
+        market = self.exchange.markets.get(symbol)
+        wanted_contract = self.spec.market_type == "linear"
+        if market is None or bool(market.get("contract")) != wanted_contract:
+            raise InvalidInput("symbol", f"{symbol} is not a {self.spec.market_type} market "
+                                         f"on {self.spec.exchange_id}")
+        return rules_of(market, self.exchange.precisionMode)
+
+    async def create_order(self, request: OrderRequest) -> OrderAck:
+        """Send one order with ``request.client_order_id``; a duplicate returns the order
+        already placed under that id.
+
+        Raises ``InvalidInput`` (not listed / unsupported stop), ``RetryableError``,
+        ``OrderStatusUnknown`` (sent, no answer: look it up), ``CredentialsRejected``,
+        ``PermanentError``.
+        """
+        rules = await self.market(request.symbol)
+        kind, price, params = self._order_shape(request, rules)
+        amount = float(request.amount)
+        try:
+            await self._throttle()
+            raw = await self.exchange.create_order(request.symbol, kind, request.side,
+                                                   amount, price, params)
+        except ccxt_async.NetworkError as exc:
+            raise await self._fail(exc, "create_order", sending=True) from exc
+        except ccxt_async.BaseError as exc:
+            if _is_duplicate(exc):
+                existing = await self.fetch_order_by_client_id(request.symbol,
+                                                               request.client_order_id)
+                if existing is not None:
+                    return existing
+            raise await self._fail(exc, "create_order") from exc
+        return self._ack(raw, request)
+
+    async def fetch_order_by_client_id(self, symbol: str,
+                                       client_order_id: str) -> OrderAck | None:
+        """The order placed under ``client_order_id`` (stop orders included), or None."""
+        await self.market(symbol)
+        for params in self._lookup_params(symbol, client_order_id):
+            try:
+                await self._throttle()
+                raw = await self.exchange.fetch_order(None, symbol, params)
+            except ccxt_async.OrderNotFound:
+                continue
+            except ccxt_async.BaseError as exc:
+                raise await self._fail(exc, "fetch_order") from exc
+            return self._ack(raw, None, client_order_id)
+        return None
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck | None:
+        """Cancel an open order by client id; None if the exchange has no such open order."""
+        await self.market(symbol)
+        for params in self._lookup_params(symbol, client_order_id):
+            try:
+                await self._throttle()
+                await self.exchange.cancel_order(None, symbol, params)
+            except ccxt_async.OrderNotFound:
+                continue
+            except ccxt_async.BaseError as exc:
+                raise await self._fail(exc, "cancel_order") from exc
+            return await self.fetch_order_by_client_id(symbol, client_order_id)
+        return None
+
+    async def fetch_equity(self, currency: str) -> Decimal:
+        """Total balance of ``currency`` (free + used; futures: margin balance incl.
+        unrealized PnL as the exchange reports it), 0 if none."""
+        balances = await self._fetch_balances()
+        return balances.get(currency, Decimal(0))
+
+    async def check_account(self) -> AccountCheck:
+        """Validate the key: fetch balances, and the withdrawal permission where reported
+        (binance ``sapi/v1/account/apiRestrictions`` ``enableWithdrawals``).
+
+        Raises ``CredentialsRejected`` (bad key, signature, permissions),
+        ``RetryableError``, ``PermanentError``.
+        """
+        balances = await self._fetch_balances()
+        return AccountCheck(balances, await self._withdrawals_enabled())
+
+    async def close(self) -> None:
+        """Close the client's HTTP session; the gateway is unusable afterwards."""
+        await self.exchange.close()
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _ensure_markets(self) -> None:
+        if self.exchange.markets:
+            return
+        async with self._markets_lock:
+            if not self.exchange.markets:
+                try:
+                    await self._throttle()
+                    await self.exchange.load_markets()
+                except ccxt_async.BaseError as exc:
+                    raise await self._fail(exc, "load_markets") from exc
+
+    async def _fetch_balances(self) -> dict[str, Decimal]:
+        await self._ensure_markets()
+        try:
+            await self._throttle()
+            balance = await self.exchange.fetch_balance()
+        except ccxt_async.BaseError as exc:
+            raise await self._fail(exc, "fetch_balance") from exc
+        return {code: Decimal(str(total)) for code, total in (balance.get("total") or {}).items()
+                if total is not None}
+
+    async def _withdrawals_enabled(self) -> bool | None:
+        if self.spec.exchange_id != "binance" or self.spec.testnet:
+            return None
+        try:
+            await self._throttle()
+            restrictions = await self.exchange.sapi_get_account_apirestrictions()
+        except ccxt_async.BaseError as exc:
+            raise await self._fail(exc, "apiRestrictions") from exc
+        value = restrictions.get("enableWithdrawals")
+        return None if value is None else bool(value)
+
+    def _order_shape(self, request: OrderRequest, rules: MarketRules
+                     ) -> tuple[str, float | None, dict[str, Any]]:
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        if request.reduce_only and self.spec.market_type == "linear":
+            params["reduceOnly"] = True
+        if request.type in ("market", "limit"):
+            price = float(request.price) if request.type == "limit" and request.price else None
+            if request.type == "limit" and price is None:
+                raise InvalidInput("price", "a limit order needs a price")
+            return request.type, price, params
+        if request.type != "stop_market" or request.stop_price is None:
+            raise InvalidInput("type", "order type must be market, limit or stop_market "
+                                       "(with stop_price)")
+        native = self.stop_order_type(request.symbol)
+        if native is None:
+            raise InvalidInput("type", f"{self.spec.exchange_id} {request.symbol} takes no "
+                                       "native stop order: enforce the stop in the monitor")
+        params["stopLossPrice" if native != "trigger" else "triggerPrice"] = float(
+            request.stop_price)
+        if native != "STOP_LOSS_LIMIT":
+            return "market", None, params
+        offset = -self._stop_limit_offset if request.side == "sell" else self._stop_limit_offset
+        limit = request.price or request.stop_price * (1 + offset)
+        return "limit", float(self.exchange.price_to_precision(request.symbol, limit)), params
+
+    def _lookup_params(self, symbol: str, client_order_id: str) -> list[dict[str, Any]]:
+        plain = {"clientOrderId": client_order_id}
+        if self.spec.exchange_id == "binance" and self.spec.market_type == "linear":
+            return [plain, {**plain, "trigger": True}]  # conditional orders live in algo
+        return [plain]
+
+    async def _throttle(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.acquire(self._account_key)
+
+    async def _fail(self, exc: BaseException, action: str, *, sending: bool = False
+                    ) -> Exception:
+        """The domain error for ccxt's ``exc``; a 429 also holds the account's bucket back."""
+        where = f"{self.spec.exchange_id} {action}"
+        message = _clean(exc)
+        if isinstance(exc, ccxt_async.RateLimitExceeded | ccxt_async.DDoSProtection):
+            retry_after = self._retry_after()
+            if self._limiter is not None and retry_after:
+                await self._limiter.penalize(retry_after, self._account_key)
+            return RetryableError(f"{where}: rate limited: {message}", retry_after)
+        if isinstance(exc, ccxt_async.OnMaintenance):
+            return RetryableError(f"{where}: exchange under maintenance: {message}")
+        if isinstance(exc, ccxt_async.NetworkError):
+            if sending:
+                return OrderStatusUnknown(f"{where}: no answer, the order may exist: {message}")
+            return RetryableError(f"{where}: {message}")
+        if isinstance(exc, ccxt_async.AuthenticationError | ccxt_async.PermissionDenied):
+            return CredentialsRejected(f"{where}: the exchange rejected the API key: {message}")
+        return PermanentError(f"{where}: {message}")
+
+    def _retry_after(self) -> float | None:
+        headers = self.exchange.last_response_headers or {}
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def _ack(self, raw: dict[str, Any], request: OrderRequest | None,
+             client_order_id: str | None = None) -> OrderAck:
+        fee = raw.get("fee") or {}
+        fees = [f for f in raw.get("fees") or [] if f and f.get("cost") is not None]
+        fee_cost = _decimal(fee.get("cost"))
+        if fee_cost is None and fees:
+            fee_cost = sum((Decimal(str(f["cost"])) for f in fees), Decimal(0))
+            fee = fees[0]
+        kind = str(raw.get("type") or (request.type if request else ""))
+        if raw.get("triggerPrice") or raw.get("stopPrice"):
+            kind = "stop_market" if kind == "market" else "stop_limit"
+        return OrderAck(
+            id=str(raw.get("id")),
+            client_order_id=str(raw.get("clientOrderId") or client_order_id
+                                or (request.client_order_id if request else "")),
+            symbol=str(raw.get("symbol") or (request.symbol if request else "")),
+            side=str(raw.get("side") or (request.side if request else "")),
+            type=kind, status=str(raw.get("status") or "open"),
+            amount=_decimal(raw.get("amount")) or (request.amount if request else Decimal(0)),
+            filled=_decimal(raw.get("filled")) or Decimal(0),
+            average=_decimal(raw.get("average")),
+            fee=fee_cost, fee_currency=fee.get("currency"),
+            timestamp=int(raw.get("timestamp") or raw.get("lastTradeTimestamp")
+                          or time.time() * 1000),
+        )
+
+
+def _is_duplicate(exc: BaseException) -> bool:
+    """A rejection because the client order id is taken (binance spot -2010 "Duplicate
+    order sent.", futures -4116; ccxt ``DuplicateOrderId`` elsewhere)."""
+    text = str(exc)
+    return (isinstance(exc, ccxt_async.DuplicateOrderId) or "Duplicate order sent" in text
+            or "-4116" in text or "ClientOrderId is duplicated" in text)
+
+
+def rules_of(market: dict[str, Any], precision_mode: int = TICK_SIZE) -> MarketRules:
+    """``MarketRules`` from a ccxt unified market. ``precision_mode`` is the exchange's
+    ``precisionMode``: TICK_SIZE precisions are steps, DECIMAL_PLACES ones are digit
+    counts (a step of 10**-digits)."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+    return MarketRules(
+        symbol=market["symbol"],
+        amount_step=_step(precision.get("amount"), precision_mode),
+        price_step=_step(precision.get("price"), precision_mode),
+        min_amount=_decimal((limits.get("amount") or {}).get("min")),
+        min_notional=_decimal((limits.get("cost") or {}).get("min")),
+        contract_size=_decimal(market.get("contractSize")) or Decimal(1),
+        linear=bool(market.get("linear")),
+    )
+
+
+def _step(value: Any, precision_mode: int) -> Decimal | None:
+    if value is None:
+        return None
+    if precision_mode == DECIMAL_PLACES:
+        return Decimal(1).scaleb(-int(value))
+    return Decimal(str(value))
+
+
+class MarketsCache:
+    """ccxt markets in Redis under ``{prefix}{markets_key}``, refreshed daily (TTL)."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int = MARKETS_TTL_S) -> None:
+        self.redis, self.prefix, self.ttl_s = redis, prefix, ttl_s
+
+    async def get(self, key: str) -> list[dict[str, Any]] | None:
+        """Cached markets, or None when absent or expired."""
+        raw = await self.redis.get(self.prefix + key)
+        return None if raw is None else list(json.loads(raw))
+
+    async def put(self, key: str, markets: list[dict[str, Any]]) -> None:
+        """Store ``markets`` for ``ttl_s`` seconds."""
+        await self.redis.set(self.prefix + key, json.dumps(markets), ex=self.ttl_s)
+
+
+class GatewayPool:
+    """One ``CcxtGateway`` per exchange account, cached for the process; markets shared.
+
+    Markets per ``ExchangeSpec.markets_key`` come from this process's memory (refreshed
+    after ``markets_ttl_s``), else Redis, else — with ``offline=True`` or for an
+    exchange that cannot be reached — the shipped snapshot
+    (``signalhub/data/markets/<id>-<type>.json``), else ``load_markets()`` (stored in
+    Redis for every other process). ``redis=None`` disables the shared cache and the
+    shared rate limiter. Limits: ``account_rate`` requests/s per account,
+    ``exchange_rate`` requests/s per exchange across all processes.
+    Close with ``await pool.close()`` (arq ``on_shutdown``).
+    """
+
+    def __init__(self, redis: Redis | None, namespace: str, *, offline: bool = False,
+                 timeout_ms: int = DEFAULT_TIMEOUT_MS, account_rate: float = 10.0,
+                 exchange_rate: float = 100.0, markets_ttl_s: int = MARKETS_TTL_S) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self.offline = offline
+        self.timeout_ms = timeout_ms
+        self.account_rate = account_rate
+        self.exchange_rate = exchange_rate
+        self.markets_ttl_s = markets_ttl_s
+        self._cache = (MarketsCache(redis, f"{namespace}:markets:", markets_ttl_s)
+                       if redis is not None else None)
+        self._markets: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._markets_locks: dict[str, asyncio.Lock] = {}
+        self._limiters: dict[str, RedisRateLimiter] = {}
+        self._gateways: dict[int, tuple[str, CcxtGateway]] = {}
+        self._lock = asyncio.Lock()
+
+    async def gateway(self, account_id: int, spec: ExchangeSpec,
+                      credentials: ExchangeCredentials) -> CcxtGateway:
+        """The cached gateway of ``account_id`` (a new one if its spec or key changed)."""
+        fingerprint = _fingerprint(spec, credentials)
+        async with self._lock:
+            cached = self._gateways.get(account_id)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            if cached is not None:
+                await cached[1].close()
+            gateway = await self.build(spec, credentials, account_key=account_id)
+            self._gateways[account_id] = (fingerprint, gateway)
+            return gateway
+
+    async def build(self, spec: ExchangeSpec, credentials: ExchangeCredentials | None, *,
+                    account_key: int = 0) -> CcxtGateway:
+        """A new, uncached gateway with shared markets (the caller closes it)."""
+        limiter = self.limiter(spec.exchange_id)
+        exchange = make_exchange(spec, credentials, timeout_ms=self.timeout_ms,
+                                 throttle=limiter is None)
+        gateway = CcxtGateway(exchange, spec, limiter=limiter, account_key=account_key)
+        try:
+            exchange.set_markets(await self.markets(spec, gateway))
+        except BaseException:
+            await exchange.close()
+            raise
+        return gateway
+
+    def limiter(self, exchange_id: str) -> RedisRateLimiter | None:
+        """The shared limiter of ``exchange_id`` (bucket per account key), None without Redis."""
+        if self.redis is None:
+            return None
+        if exchange_id not in self._limiters:
+            self._limiters[exchange_id] = RedisRateLimiter(
+                self.redis, f"{self.namespace}:ratelimit:exchange:{exchange_id}:",
+                global_rate=self.exchange_rate, per_chat_rate=self.account_rate,
+                group_rate=self.account_rate)
+        return self._limiters[exchange_id]
+
+    async def markets(self, spec: ExchangeSpec, gateway: CcxtGateway) -> list[dict[str, Any]]:
+        """Markets of ``spec`` (see the class docstring for the order of sources)."""
+        key = spec.markets_key
+        lock = self._markets_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            held = self._markets.get(key)
+            if held is not None and time.monotonic() - held[0] < self.markets_ttl_s:
+                return held[1]
+            markets = await self._load_markets(spec, gateway)
+            self._markets[key] = (time.monotonic(), markets)
+            return markets
+
+    async def _load_markets(self, spec: ExchangeSpec, gateway: CcxtGateway
+                            ) -> list[dict[str, Any]]:
+        cached = await self._cache.get(spec.markets_key) if self._cache else None
+        if cached is not None:
+            return cached
+        snapshot = load_snapshot(spec.exchange_id, spec.market_type)
+        if self.offline:
+            if snapshot is None:
+                raise PermanentError(f"no saved markets for {spec.exchange_id} "
+                                     f"{spec.market_type} and the pool is offline")
+            return snapshot
+        try:
+            await gateway._ensure_markets()
+        except RetryableError:
+            if snapshot is None:
+                raise
+            log.warning("%s markets unreachable, using the saved snapshot", spec.markets_key)
+            return snapshot
+        markets = list(gateway.exchange.markets.values())
+        if self._cache is not None:
+            await self._cache.put(spec.markets_key, markets)
+        return markets
+
+    async def forget(self, account_id: int) -> None:
+        """Close and drop the cached gateway of ``account_id`` (disconnect, key change)."""
+        async with self._lock:
+            cached = self._gateways.pop(account_id, None)
+        if cached is not None:
+            await cached[1].close()
+
+    async def close(self) -> None:
+        """Close every cached client. Idempotent."""
+        async with self._lock:
+            gateways = [g for _, g in self._gateways.values()]
+            self._gateways.clear()
+        await asyncio.gather(*(g.close() for g in gateways), return_exceptions=True)
+
+
+def _fingerprint(spec: ExchangeSpec, credentials: ExchangeCredentials) -> str:
+    text = "\0".join((spec.markets_key, credentials.api_key, credentials.secret,
+                      credentials.password or ""))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def save_snapshot(spec: ExchangeSpec, path: Path | None = None) -> Path:
+    """Load ``spec``'s markets through ccxt (public endpoints) and save them as a snapshot.
+
+    The file holds ``{"exchange", "market_type", "markets": [ccxt markets]}``.
+    """
+    exchange = make_exchange(spec, None)
+    try:
+        await exchange.load_markets()
+        markets = sorted(exchange.markets.values(), key=lambda m: m["symbol"])
+    finally:
+        await exchange.close()
+    path = path or snapshot_path(spec.exchange_id, spec.market_type)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"exchange": spec.exchange_id, "market_type": spec.market_type,
+               "markets": markets}
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    return path
