@@ -1,4 +1,5 @@
-"""The ``signalhub`` command: migrate, api, worker, bot telegram, run, demo, parse, users create."""
+"""The ``signalhub`` command: migrate, api, worker, bot telegram|discord, run, demo, parse,
+users create."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         func=cmd_worker)
     bot = sub.add_parser("bot", help="chat bots").add_subparsers(required=True, metavar="bot")
     bot.add_parser("telegram", help="Telegram bot (polling)").set_defaults(func=cmd_telegram)
+    bot.add_parser("discord", help="Discord bot (gateway, slash commands)").set_defaults(
+        func=cmd_discord)
     sub.add_parser("run", help="api + worker + Telegram bot in one process").set_defaults(
         func=cmd_run)
     demo = sub.add_parser("demo", help="run + RSI strategy replaying real candles")
@@ -96,6 +99,19 @@ async def cmd_telegram(settings: Settings, args: argparse.Namespace) -> None:
     services = await bootstrap(settings)
     try:
         await run_polling(settings, services)
+    finally:
+        await shutdown(services)
+
+
+async def cmd_discord(settings: Settings, args: argparse.Namespace) -> None:
+    """Run the Discord bot: slash commands over the gateway (needs DISCORD_BOT_TOKEN)."""
+    from bots.discord.app import run_bot
+    from signalhub.bootstrap import bootstrap, shutdown
+
+    require(settings, "DISCORD_BOT_TOKEN")
+    services = await bootstrap(settings)
+    try:
+        await run_bot(settings, services)
     finally:
         await shutdown(services)
 

@@ -1,0 +1,185 @@
+"""The slash commands: discord.py ``app_commands`` wiring around ``bots.discord.handlers``.
+
+``build_tree`` registers every command on a ``CommandTree``; each callback reads the
+``Caller`` from the interaction payload, runs one handler and answers with its
+``Reply`` (domain errors become an ephemeral reply saying what to fix). Buttons under
+a /publish draft come back as component interactions (``handle_component``).
+
+    /providers  /subscribe  /unsubscribe  /subscriptions  /copy  /positions  /pnl
+    /link [code]  /publish [text]  /alerts add|list|remove   (alerts: servers only,
+    shown to members with Manage Server; the permission is checked again server-side)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bots.discord import handlers, replies
+from bots.discord.handlers import Caller
+from bots.discord.replies import Reply
+from domain.errors import DomainError
+from signalhub.bootstrap import Services
+
+log = logging.getLogger(__name__)
+Handler = Callable[..., Awaitable[Reply]]
+_STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
+           "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger}
+_PRESSES: dict[str, Handler] = {"publish": handlers.press_publish,
+                                "cancel": handlers.press_cancel}
+PROVIDER_HELP = "the provider's slug, as /providers lists it"
+
+
+def caller_of(interaction: discord.Interaction) -> Caller:
+    """The ``Caller`` of an interaction: user, server, channel, permission bits, id."""
+    user = interaction.user
+    return Caller(discord_user_id=user.id, name=user.display_name or user.name,
+                  guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+                  permissions=interaction.permissions.value, interaction_id=interaction.id)
+
+
+async def answer(services: Services, interaction: discord.Interaction, handler: Handler,
+                 *args: Any) -> None:
+    """Run ``handler(services, caller, *args)`` and send its reply (errors: ephemeral)."""
+    try:
+        reply = await handler(services, caller_of(interaction), *args)
+    except DomainError as exc:
+        reply = replies.error(exc.message)
+    except Exception:
+        log.exception("discord command %s failed", handler.__name__)
+        reply = Reply(replies.FAILURE)
+    await respond(interaction, reply)
+
+
+async def respond(interaction: discord.Interaction, reply: Reply) -> None:
+    """Send ``reply`` as the interaction's response (or a follow-up once responded)."""
+    kwargs: dict[str, Any] = {
+        "content": reply.content or None, "ephemeral": reply.ephemeral,
+        "embeds": [discord.Embed.from_dict(e) for e in reply.embeds],
+        "allowed_mentions": discord.AllowedMentions.none()}
+    if reply.buttons:
+        kwargs["view"] = buttons_view(reply)
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
+
+
+def buttons_view(reply: Reply) -> discord.ui.View:
+    """A view holding ``reply``'s buttons (their presses go to ``handle_component``)."""
+    view = discord.ui.View(timeout=None)
+    for b in reply.buttons:
+        view.add_item(discord.ui.Button(label=b.label, custom_id=b.custom_id,
+                                        style=_STYLES[b.style]))
+    return view
+
+
+async def handle_component(services: Services, interaction: discord.Interaction) -> bool:
+    """Answer a press of one of our buttons (``sh:<action>:<draft id>``); False if not ours."""
+    data = interaction.data or {}
+    custom_id = str(data.get("custom_id", ""))
+    parts = custom_id.split(":")
+    if interaction.type is not discord.InteractionType.component or len(parts) != 3 \
+            or parts[0] != "sh" or parts[1] not in _PRESSES or not parts[2].isdigit():
+        return False
+    await answer(services, interaction, _PRESSES[parts[1]], int(parts[2]))
+    return True
+
+
+class PublishModal(discord.ui.Modal, title="Publish a signal"):
+    """A multi-line form for /publish without text (slash options are one line)."""
+
+    text: discord.ui.TextInput[PublishModal] = discord.ui.TextInput(
+        label="Signal", style=discord.TextStyle.paragraph, max_length=2000,
+        placeholder="#BTC/USDT LONG\nEntry: 86021.51\nTP1: 86380\nSL: 85146.64")
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(timeout=900)
+        self.services = services
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await answer(self.services, interaction, handlers.publish_text, self.text.value)
+
+
+def build_tree(client: discord.Client, services: Services) -> app_commands.CommandTree:
+    """A command tree on ``client`` with every SignalHub command bound to ``services``."""
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(name="providers", description="Signal providers you can subscribe to")
+    async def providers(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.show_providers)
+
+    @tree.command(name="subscribe", description="Receive a provider's signals in your DMs")
+    @app_commands.describe(provider=PROVIDER_HELP)
+    async def subscribe(interaction: discord.Interaction, provider: str) -> None:
+        await answer(services, interaction, handlers.subscribe_to, provider)
+
+    @tree.command(name="unsubscribe", description="Stop a provider's signals and copy trading")
+    @app_commands.describe(provider=PROVIDER_HELP)
+    async def unsubscribe(interaction: discord.Interaction, provider: str) -> None:
+        await answer(services, interaction, handlers.unsubscribe_from, provider)
+
+    @tree.command(name="subscriptions", description="Your subscriptions and copy settings")
+    async def subscriptions(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.show_subscriptions)
+
+    @tree.command(name="copy", description="Copy a provider's signals into your paper account")
+    @app_commands.describe(provider=PROVIDER_HELP, on="switch copy trading on or off",
+                           scale="size factor 0.1–2.0", max_pct="max % of equity per position",
+                           max_open="max open positions (1–100)")
+    async def copy(interaction: discord.Interaction, provider: str, on: bool,
+                   scale: str | None = None, max_pct: str | None = None,
+                   max_open: app_commands.Range[int, 1, 100] | None = None) -> None:
+        await answer(services, interaction, handlers.set_copying, provider, on, scale,
+                     max_pct, max_open)
+
+    @tree.command(name="positions", description="Your paper positions, PnL and balance")
+    async def positions(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.show_positions)
+
+    @tree.command(name="pnl", description="Your realized and unrealized paper PnL")
+    async def pnl(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.show_pnl)
+
+    @tree.command(name="link", description="Link this Discord account with Telegram or the API")
+    @app_commands.describe(code="a code from /link in the other app; leave empty for a new one")
+    async def link(interaction: discord.Interaction, code: str | None = None) -> None:
+        await answer(services, interaction, handlers.link_account, code)
+
+    @tree.command(name="publish", description="Publish a signal written in free text")
+    @app_commands.describe(text="the signal; leave empty for a multi-line form")
+    async def publish(interaction: discord.Interaction, text: str | None = None) -> None:
+        if text:
+            await answer(services, interaction, handlers.publish_text, text)
+        else:
+            await interaction.response.send_modal(PublishModal(services))
+
+    tree.add_command(alerts_group(services))
+    return tree
+
+
+def alerts_group(services: Services) -> app_commands.Group:
+    """/alerts add|list|remove: servers only, shown to members with Manage Server."""
+    group = app_commands.Group(name="alerts", description="Post a provider's signals in a "
+                               "channel of this server", guild_only=True,
+                               default_permissions=discord.Permissions(manage_guild=True))
+
+    @group.command(name="add", description="Post a provider's signals in this channel")
+    @app_commands.describe(provider=PROVIDER_HELP)
+    async def add(interaction: discord.Interaction, provider: str) -> None:
+        await answer(services, interaction, handlers.add_alert, provider)
+
+    @group.command(name="list", description="This server's alerts")
+    async def list_(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.list_alerts)
+
+    @group.command(name="remove", description="Stop posting a provider's signals here")
+    @app_commands.describe(provider=PROVIDER_HELP)
+    async def remove(interaction: discord.Interaction, provider: str) -> None:
+        await answer(services, interaction, handlers.remove_alert, provider)
+
+    return group

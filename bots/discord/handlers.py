@@ -1,0 +1,158 @@
+"""Slash-command handlers: plain async functions, no discord.py in here.
+
+Each takes the process's ``Services``, the ``Caller`` (who, where, with which
+permission bits: all read from the interaction payload) and the command's arguments,
+calls one domain service and returns a ``Reply``. Domain errors propagate; the
+command layer (``bots.discord.commands``) turns them into an ephemeral reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bots.discord import replies
+from bots.discord.replies import Reply
+from domain import alerts, chat_publishing, linking
+from domain.discord_accounts import discord_account
+from domain.errors import InvalidInput
+from domain.linking_models import Platform
+from domain.portfolio import load_portfolio
+from domain.providers import list_providers
+from domain.subscriptions import set_copy_trading, subscribe, unsubscribe, user_subscriptions
+from integrations.discord_format import signal_embed
+from signalhub.bootstrap import Services
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who ran a command and where: Discord snowflakes and the member's permission bits.
+
+    ``guild_id`` is None in a DM. ``permissions`` are the member's resolved permissions
+    in the channel as Discord sent them (``member.permissions``); 0 in a DM.
+    ``interaction_id`` identifies the command message (drafts are keyed by it).
+    """
+
+    discord_user_id: int
+    name: str
+    guild_id: int | None
+    channel_id: int | None
+    permissions: int = 0
+    interaction_id: int = 0
+
+
+async def show_providers(services: Services, caller: Caller) -> Reply:
+    """/providers: every provider, public in the channel."""
+    return replies.providers(await list_providers())
+
+
+async def subscribe_to(services: Services, caller: Caller, provider: str) -> Reply:
+    """/subscribe provider: subscribe the caller's account (created on first use)."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    return replies.subscribed(await subscribe(user, provider))
+
+
+async def unsubscribe_from(services: Services, caller: Caller, provider: str) -> Reply:
+    """/unsubscribe provider: cancel the subscription and its copy trading."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    return replies.unsubscribed(await unsubscribe(user, provider))
+
+
+async def show_subscriptions(services: Services, caller: Caller) -> Reply:
+    """/subscriptions: the caller's subscriptions (caller only)."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    return replies.subscriptions(await user_subscriptions(user))
+
+
+async def set_copying(services: Services, caller: Caller, provider: str, on: bool,
+                      scale: str | None = None, max_pct: str | None = None,
+                      max_open: int | None = None) -> Reply:
+    """/copy provider on [scale max_pct max_open]: paper copy trading for one subscription."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    settings = await set_copy_trading(user, provider, on, scale_factor=scale,
+                                      max_position_pct=max_pct, max_open_positions=max_open)
+    return replies.copy_settings(provider.strip().lower(), settings)
+
+
+async def show_positions(services: Services, caller: Caller) -> Reply:
+    """/positions: the caller's paper positions marked to market (caller only)."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    return replies.positions(await load_portfolio(user, services.prices))
+
+
+async def show_pnl(services: Services, caller: Caller) -> Reply:
+    """/pnl: the caller's realized and unrealized paper PnL (caller only)."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    return replies.pnl(await load_portfolio(user, services.prices))
+
+
+async def link_account(services: Services, caller: Caller, code: str | None = None) -> Reply:
+    """/link: without a code, a new one-time code; with one, link this Discord account.
+
+    Raises ``InvalidInput`` for a wrong, expired or used code, ``LinkRefused`` when both
+    accounts hold data (``domain.linking``).
+    """
+    if not code:
+        user = await discord_account(caller.discord_user_id, caller.name)
+        return replies.link_code(await linking.issue_code(user, Platform.DISCORD))
+    result = await linking.redeem_code(code, Platform.DISCORD,
+                                       platform_user_id=caller.discord_user_id)
+    return replies.linked(result.account.name, result.absorbed_user_id is not None,
+                          result.already_linked)
+
+
+async def add_alert(services: Services, caller: Caller, provider: str) -> Reply:
+    """/alerts add provider: post the provider's signals in this channel (Manage Server)."""
+    alert, new = await alerts.add_alert(
+        provider, guild_id=caller.guild_id, channel_id=_channel(caller),
+        discord_user_id=caller.discord_user_id, permissions=caller.permissions)
+    return replies.alert_added(alert, new)
+
+
+async def remove_alert(services: Services, caller: Caller, provider: str) -> Reply:
+    """/alerts remove provider: stop posting it in this channel (Manage Server)."""
+    alert = await alerts.remove_alert(provider, guild_id=caller.guild_id,
+                                      channel_id=_channel(caller),
+                                      permissions=caller.permissions)
+    return replies.alert_removed(alert)
+
+
+async def list_alerts(services: Services, caller: Caller) -> Reply:
+    """/alerts list: the server's alerts (Manage Server)."""
+    return replies.alert_list(await alerts.list_alerts(caller.guild_id, caller.permissions))
+
+
+async def publish_text(services: Services, caller: Caller, text: str) -> Reply:
+    """/publish text: parse a signal written in free text into a draft and preview it.
+
+    Raises ``NotAllowed`` for a caller who runs no provider, ``InvalidInput`` for text
+    that holds no signal (``domain.chat_publishing.draft_from_text``).
+    """
+    user = await discord_account(caller.discord_user_id, caller.name)
+    preview = await chat_publishing.draft_from_text(
+        user, text, platform=Platform.DISCORD, chat_id=_channel(caller),
+        message_id=caller.interaction_id, prices=services.prices)
+    embed = signal_embed(preview.message) if preview.message is not None else None
+    return replies.draft_preview(embed, preview.problem, preview.post.id)
+
+
+async def press_publish(services: Services, caller: Caller, post_id: int) -> Reply:
+    """The Publish button under a draft: publish it (a second press changes nothing)."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    market_ts = services.prices.now_ms() if services.prices is not None else 0
+    signal, new = await chat_publishing.publish_post(user, post_id, services.queue,
+                                                     services.bus, services.prices, market_ts)
+    provider = await signal.provider
+    return replies.published(signal.seq, provider.slug, new)
+
+
+async def press_cancel(services: Services, caller: Caller, post_id: int) -> Reply:
+    """The Cancel button under a draft."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    await chat_publishing.cancel_post(user, post_id)
+    return replies.draft_cancelled()
+
+
+def _channel(caller: Caller) -> int:
+    if caller.channel_id is None:
+        raise InvalidInput("channel", "run this command in a channel")
+    return caller.channel_id

@@ -1,0 +1,241 @@
+"""What the Discord bot says: ``Reply`` values built by pure functions (Discord markdown).
+
+Every outside value (provider names, slugs, user names, error messages) passes through
+``escape_markdown``; numbers sit in backticks. Content stays under Discord's 2000
+characters. Replies that carry secrets or personal data are ``ephemeral`` (flag 64:
+only the caller sees them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from domain.discord_models import DiscordAlert
+from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
+from domain.portfolio import Mark, Portfolio
+from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format_number
+
+MAX_CONTENT = 2000
+PROVIDERS_SHOWN = 20
+FAILURE = "⚠️ Something went wrong on our side. Please try again in a minute."
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button under a reply; ``custom_id`` comes back in the component interaction."""
+
+    label: str
+    custom_id: str
+    style: str = "primary"  # primary, secondary, success, danger
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer to an interaction: text, Discord embed objects, buttons, visibility."""
+
+    content: str = ""
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    ephemeral: bool = True
+    buttons: list[Button] = field(default_factory=list)
+
+
+def md(text: object) -> str:
+    """``text`` with Discord markdown escaped."""
+    return escape_markdown(str(text))
+
+
+def fit(text: str) -> str:
+    """``text`` cut to Discord's 2000-character message limit."""
+    return cut(text, MAX_CONTENT)
+
+
+def error(message: str) -> Reply:
+    """A domain error's message, shown to the caller only."""
+    return Reply(fit(f"⚠️ {md(message)}"))
+
+
+def price_per_month(provider: Provider) -> str:
+    """``$3.00/month`` or ``free``."""
+    price = Decimal(provider.monthly_price)
+    return "free" if price == 0 else f"${price:.2f}/month"
+
+
+def providers(items: list[Provider]) -> Reply:
+    """/providers: the list, everyone in the channel sees it."""
+    if not items:
+        return Reply("No providers publish signals yet. Come back soon!", ephemeral=False)
+    lines = ["📡 **Signal providers**"]
+    for p in items[:PROVIDERS_SHOWN]:
+        about = " ".join(p.description.split())[:120]
+        lines.append(f"**{md(p.name)}** · `{p.slug}` · {price_per_month(p)}"
+                     + (f"\n{md(about)}" if about else ""))
+    if len(items) > PROVIDERS_SHOWN:
+        lines.append(f"… and {len(items) - PROVIDERS_SHOWN} more")
+    lines.append("Subscribe with `/subscribe provider:<slug>`.")
+    return Reply(fit("\n".join(lines)), ephemeral=False)
+
+
+def subscribed(sub: Subscription) -> Reply:
+    """Confirmation of a subscription, with the next steps."""
+    slug = sub.provider.slug
+    return Reply(fit(f"✅ Subscribed to **{md(sub.provider.name)}**. Its signals arrive in "
+                     "your direct messages with me (allow DMs from this server's members).\n"
+                     f"Copy them into your paper account: `/copy provider:{slug} on:True`\n"
+                     f"Stop: `/unsubscribe provider:{slug}`"))
+
+
+def unsubscribed(sub: Subscription) -> Reply:
+    """Confirmation of a cancelled subscription."""
+    return Reply(fit(f"👋 Unsubscribed from **{md(sub.provider.name)}**; copy trading of "
+                     "its signals is off. Open paper positions stay until they close."))
+
+
+def subscriptions(items: list[Subscription]) -> Reply:
+    """/subscriptions: the caller's active subscriptions and copy-trading state."""
+    active = [s for s in items if s.status is SubscriptionStatus.ACTIVE]
+    if not active:
+        return Reply("You have no subscriptions yet. See `/providers`.")
+    lines = [f"📬 **Your subscriptions** ({len(active)})"]
+    for sub in active[:25]:
+        settings = getattr(sub, "copy_settings", None)
+        copying = "copy on" if settings is not None and settings.enabled else "copy off"
+        lines.append(f"• **{md(sub.provider.name)}** · `{sub.provider.slug}` · {copying}")
+    return Reply(fit("\n".join(lines)))
+
+
+def copy_settings(slug: str, settings: CopySettings) -> Reply:
+    """The state of copy trading for one subscription after /copy."""
+    if not settings.enabled:
+        return Reply(f"⏸ Copy trading for `{slug}` is off. You still receive its signals.")
+    return Reply(fit(
+        f"🤖 Copy trading for `{slug}` is on (paper account).\nScale "
+        f"`{format_number(settings.scale_factor)}` · up to "
+        f"`{format_number(settings.max_position_pct)}%` of equity per position · at most "
+        f"`{settings.max_open_positions}` open positions\nSee them with `/positions`."))
+
+
+def positions(portfolio: Portfolio) -> Reply:
+    """/positions: balance, open positions with marks, recent closed ones (caller only)."""
+    account = portfolio.account
+    lines = [f"💼 **Paper account**: `{account.balance:,.2f}` {account.currency} "
+             f"(started with {account.starting_balance:,.2f})"]
+    if not portfolio.open_total and not portfolio.closed_total:
+        lines.append("No paper positions yet. Switch copy trading on with `/copy` for a "
+                     "provider you subscribe to.")
+    if portfolio.open_total:
+        lines.append(f"\n**Open positions** ({portfolio.open_total})")
+        lines += [open_position(p, portfolio.marks.get(p.id)) for p in portfolio.open]
+    if portfolio.closed_total:
+        lines.append(f"\n**Closed positions** ({portfolio.closed_total})")
+        lines += [closed_position(p) for p in portfolio.closed]
+    return Reply(fit("\n".join(lines)))
+
+
+def position_head(position: Position) -> str:
+    """Side, symbol and the signal (provider slug and number) of a position."""
+    side = position.side.value
+    return (f"{SIDE_MARKS.get(side, '⚪')} **{side}** `{position.symbol}` · "
+            f"{md(position.signal.provider.slug)} #{position.signal.seq}")
+
+
+def open_position(position: Position, mark: Mark | None) -> str:
+    """One open position: entry, remaining amount, stop and the unrealized PnL."""
+    line = (f"{position_head(position)} · entry `{format_number(position.entry_price)}` · "
+            f"amount `{format_number(position.remaining_amount)}` · stop "
+            f"`{format_number(position.stop_loss)}`")
+    if mark is not None:
+        line += (f" · now `{format_number(mark.price)}` "
+                 f"(`{mark.unrealized_pnl:+,.2f}`)")
+    return line
+
+
+def closed_position(position: Position) -> str:
+    """One closed position: exit reason and realized PnL (fees included)."""
+    reason = f" · {md(position.close_reason)}" if position.close_reason else ""
+    return f"{position_head(position)}{reason} · PnL `{position.realized_pnl:+,.2f}`"
+
+
+def pnl(portfolio: Portfolio) -> Reply:
+    """/pnl: realized (balance − starting balance, fees included), unrealized, equity."""
+    account = portfolio.account
+    realized = Decimal(account.balance) - Decimal(account.starting_balance)
+    unrealized = sum((m.unrealized_pnl for m in portfolio.marks.values()), Decimal(0))
+    unmarked = portfolio.open_total - len(portfolio.marks)
+    lines = [f"📈 **Paper PnL** ({account.currency})",
+             f"Realized: `{realized:+,.2f}` (fees included)",
+             f"Unrealized: `{unrealized:+,.2f}` on {len(portfolio.marks)} open position(s)",
+             f"Equity: `{Decimal(account.balance) + unrealized:,.2f}`"]
+    if unmarked > 0:
+        lines.append(f"{unmarked} open position(s) have no market price yet and are not "
+                     "counted in unrealized.")
+    return Reply("\n".join(lines))
+
+
+def link_code(code: str) -> Reply:
+    """A new one-time link code (a secret: caller only)."""
+    return Reply(f"🔗 Your link code: `{code}`\nIt works once, for 10 minutes. Send "
+                 f"`/link {code}` to the SignalHub Telegram bot (or use it in the API) to "
+                 "join that account with this Discord account.")
+
+
+def linked(account_name: str, merged: bool, already: bool) -> Reply:
+    """Outcome of redeeming a link code."""
+    if already:
+        return Reply("✅ This Discord account was already linked to that account.")
+    extra = " Your empty Discord-only account was merged into it." if merged else ""
+    return Reply(fit(f"✅ Linked: this Discord account now uses **{md(account_name)}**'s "
+                     f"subscriptions, copy settings and positions.{extra}"))
+
+
+def alert_added(alert: DiscordAlert, new: bool) -> Reply:
+    """Confirmation of /alerts add (seen by the channel: it concerns it)."""
+    name = md(alert.provider.name)
+    if not new:
+        return Reply(f"ℹ️ **{name}** signals are already posted in this channel.")
+    return Reply(fit(f"🔔 **{name}** (`{alert.provider.slug}`) signals will be posted in "
+                     "this channel; each message is updated as the signal moves."),
+                 ephemeral=False)
+
+
+def alert_removed(alert: DiscordAlert) -> Reply:
+    """Confirmation of /alerts remove."""
+    return Reply(fit(f"🔕 **{md(alert.provider.name)}** signals are no longer posted in "
+                     "this channel."), ephemeral=False)
+
+
+def alert_list(items: list[DiscordAlert]) -> Reply:
+    """/alerts list: every alert of the server, disabled ones with the reason."""
+    if not items:
+        return Reply("This server has no alerts. Add one in a channel with "
+                     "`/alerts add provider:<slug>`.")
+    lines = [f"🔔 **Alerts of this server** ({len(items)})"]
+    for a in items:
+        state = "" if a.enabled else f" · ⚠️ disabled: {md(a.disabled_reason)}"
+        lines.append(f"• <#{a.channel_id}> · **{md(a.provider.name)}** (`{a.provider.slug}`)"
+                     f"{state}")
+    return Reply(fit("\n".join(lines)))
+
+
+def draft_preview(embed: dict[str, Any] | None, problem: str, post_id: int) -> Reply:
+    """A /publish draft as subscribers will see it, with Publish / Cancel buttons."""
+    if embed is None or problem:
+        return Reply(fit(f"✍️ Not publishable yet: {md(problem)}\nSend `/publish` again with "
+                         "the corrected text."),
+                     buttons=[Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
+    return Reply("👀 Preview: this is exactly what subscribers will see.", embeds=[embed],
+                 buttons=[Button("Publish", f"sh:publish:{post_id}", "success"),
+                          Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
+
+
+def published(seq: int, slug: str, new: bool) -> Reply:
+    """After the Publish button."""
+    if not new:
+        return Reply(f"ℹ️ Already published as `{slug}` #{seq}.")
+    return Reply(f"📣 Published as `{slug}` #{seq}. Subscribers are being notified.")
+
+
+def draft_cancelled() -> Reply:
+    """After the Cancel button."""
+    return Reply("🗑 Draft cancelled; nothing was published.")

@@ -1,0 +1,268 @@
+"""The Discord bot's slash commands, driven by real Interaction payloads.
+
+The client logs in against the fake Discord REST API (``Route.BASE`` on loopback:
+``GET /users/@me``, ``GET /oauth2/applications/@me``, then ``setup_hook`` registers
+the commands with ``PUT /applications/{id}/commands``). Each command is a
+``discord.Interaction`` built from a dict shaped like Discord's INTERACTION_CREATE data
+and run through the bot's own ``CommandTree``; the answer is read back from the
+interaction callback the fake received. The gateway itself is not exercised.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import pytest
+from discord.http import Route
+
+from bots.discord.app import SignalHubBot
+from bots.discord.commands import handle_component
+from domain import linking, users
+from domain.discord_models import DiscordAlert
+from domain.linking_models import Platform
+from domain.models import CopySettings, Role, Signal, Subscription, User
+from domain.providers import create_provider
+from integrations.prices import ReplayPriceSource
+from signalhub.bootstrap import bootstrap, shutdown
+from tests.fakes.discord_api import EPHEMERAL, FakeDiscordApi
+from tests.support.setups import BTC_1H, btc_candles
+
+TOKEN = "discord-bot-token-for-tests"
+GUILD, CHANNEL = 910000000000000001, 910000000000000011
+ALICE, BOB = 910000000000000101, 910000000000000102
+MANAGE_GUILD = str(1 << 5)
+CANDLES = btc_candles()
+_ids = itertools.count(1300000000000000000)
+
+
+@pytest.fixture
+async def bot(clean_db, settings):  # noqa: ANN001
+    """A logged-in SignalHubBot on the fake API (commands synced), and the fake."""
+    saved_base = Route.BASE
+    async with FakeDiscordApi(token=TOKEN) as api:
+        Route.BASE = api.api_base
+        configured = settings.model_copy(update={"discord_bot_token": TOKEN,
+                                                 "discord_application_id": api.application_id})
+        prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=CANDLES[2500].close_ts)
+        services = await bootstrap(configured, prices=prices, init_database=False)
+        client = SignalHubBot(services)
+        await client.login(TOKEN)
+        yield client, api
+        await client.close()
+        await shutdown(services, close_database=False)
+    Route.BASE = saved_base
+
+
+def _user(user_id: int) -> dict[str, Any]:
+    return {"id": str(user_id), "username": f"user{user_id}", "discriminator": "0",
+            "global_name": f"User {user_id}", "avatar": None, "public_flags": 0}
+
+
+def payload(name: str, options: list[dict[str, Any]] | None = None, *, user_id: int = ALICE,
+            permissions: str = "0", in_dm: bool = False, kind: int = 2,
+            data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """INTERACTION_CREATE data as Discord sends it (type 2 command, 3 component)."""
+    body: dict[str, Any] = {
+        "id": str(next(_ids)), "application_id": "1100000000000000001", "type": kind,
+        "token": f"itoken-{next(_ids)}", "version": 1, "locale": "en-US",
+        "entitlements": [], "app_permissions": "2248473465835073",
+        "attachment_size_limit": 10485760,
+        "data": data or {"id": str(next(_ids)), "name": name, "type": 1,
+                         "options": options or []},
+    }
+    if in_dm:
+        body.update({"channel_id": str(CHANNEL + 1), "context": 1, "user": _user(user_id),
+                     "channel": {"id": str(CHANNEL + 1), "type": 1, "flags": 0,
+                                 "recipients": [_user(user_id)], "last_message_id": None}})
+        return body
+    body.update({
+        "guild_id": str(GUILD), "channel_id": str(CHANNEL), "context": 0,
+        "guild_locale": "en-US", "authorizing_integration_owners": {"0": str(GUILD)},
+        "channel": {"id": str(CHANNEL), "type": 0, "guild_id": str(GUILD),
+                    "name": "signals", "position": 0, "permission_overwrites": [],
+                    "nsfw": False, "parent_id": None, "flags": 0},
+        "member": {"user": _user(user_id), "roles": [], "nick": None, "avatar": None,
+                   "joined_at": datetime(2025, 1, 5, tzinfo=UTC).isoformat(),
+                   "deaf": False, "mute": False, "flags": 0, "pending": False,
+                   "permissions": permissions},
+    })
+    return body
+
+
+def opt(name: str, value: Any, kind: int = 3) -> dict[str, Any]:
+    """One command option (3 string, 4 integer, 5 boolean)."""
+    return {"name": name, "type": kind, "value": value}
+
+
+async def run(client: SignalHubBot, api: FakeDiscordApi, body: dict[str, Any]
+              ) -> dict[str, Any]:
+    """Run one interaction through the bot's tree; returns the callback body it sent."""
+    interaction = discord.Interaction(data=body, state=client._connection)
+    before = len(api.callbacks)
+    if body["type"] == 3:
+        assert await handle_component(client.services, interaction)
+    else:
+        await client.tree._call(interaction)
+    assert len(api.callbacks) == before + 1
+    return api.callbacks[-1]
+
+
+def ephemeral(callback: dict[str, Any]) -> bool:
+    return bool(callback["data"].get("flags", 0) & EPHEMERAL)
+
+
+async def _provider(price: str = "0", slug: str = "bot-free") -> User:
+    owner = await users.create_user("prov-owner", Role.PROVIDER)
+    await create_provider(owner, slug, "Bot Free Signals", "Swing trades on BTC",
+                          monthly_price=price)
+    return owner
+
+
+async def test_login_registers_every_command(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    assert [c.route for c in api.calls[:2]] == ["get_me", "app_info"]
+    by_name = {c["name"]: c for c in api.commands}
+    assert set(by_name) == {"providers", "subscribe", "unsubscribe", "subscriptions", "copy",
+                            "positions", "pnl", "link", "publish", "alerts"}
+    alerts = by_name["alerts"]
+    assert alerts["default_member_permissions"] == int(MANAGE_GUILD)
+    assert alerts["dm_permission"] is False
+    assert {o["name"] for o in alerts["options"]} == {"add", "list", "remove"}
+    copy_options = {o["name"]: o for o in by_name["copy"]["options"]}
+    assert copy_options["on"]["type"] == 5 and copy_options["max_open"]["max_value"] == 100
+
+
+async def test_providers_is_public_and_personal_replies_are_ephemeral(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    await _provider()
+    listing = await run(client, api, payload("providers"))
+    assert listing["type"] == 4 and not ephemeral(listing)
+    assert "**Bot Free Signals** · `bot-free` · free" in listing["data"]["content"]
+
+    sub = await run(client, api, payload("subscribe", [opt("provider", "bot-free")]))
+    assert ephemeral(sub) and "Subscribed to **Bot Free Signals**" in sub["data"]["content"]
+    user = await User.get(discord_user_id=ALICE)
+    assert user.name == f"User {ALICE}"
+    assert await Subscription.filter(user=user, provider__slug="bot-free").exists()
+
+    copy = await run(client, api, payload("copy", [opt("provider", "bot-free"),
+                                                   opt("on", True, 5), opt("scale", "0.5"),
+                                                   opt("max_open", 3, 4)]))
+    assert ephemeral(copy) and "Copy trading for `bot-free` is on" in copy["data"]["content"]
+    settings = await CopySettings.get(subscription__user=user)
+    assert settings.enabled and str(settings.scale_factor) == "0.500"
+    assert settings.max_open_positions == 3
+
+    for name in ("subscriptions", "positions", "pnl"):
+        reply = await run(client, api, payload(name))
+        assert ephemeral(reply), name
+    assert "copy on" in api.callbacks[-3]["data"]["content"]
+    assert "10,000.00" in api.callbacks[-2]["data"]["content"]
+    assert "Realized: `+0.00`" in api.callbacks[-1]["data"]["content"]
+
+
+async def test_bad_input_gets_a_specific_ephemeral_error_and_changes_nothing(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    await _provider()
+    unknown = await run(client, api, payload("subscribe", [opt("provider", "nope")]))
+    assert ephemeral(unknown)
+    assert unknown["data"]["content"] == "⚠️ no provider with slug 'nope'"
+    bad_scale = await run(client, api, payload("copy", [opt("provider", "bot-free"),
+                                                        opt("on", True, 5)]))
+    assert "subscribe first" in bad_scale["data"]["content"]
+    assert not await Subscription.all().exists()
+
+
+async def test_alerts_add_needs_manage_server(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    await _provider()
+    add = [{"type": 1, "name": "add", "options": [opt("provider", "bot-free")]}]
+
+    refused = await run(client, api, payload("alerts", add, permissions="0"))
+    assert ephemeral(refused) and "Manage Server" in refused["data"]["content"]
+    assert not await DiscordAlert.all().exists()
+
+    in_dm = await run(client, api, payload("alerts", add, permissions=MANAGE_GUILD,
+                                           in_dm=True))
+    assert "not in a direct message" in in_dm["data"]["content"]
+
+    added = await run(client, api, payload("alerts", add, permissions=MANAGE_GUILD))
+    assert not ephemeral(added) and "will be posted in this channel" in added["data"]["content"]
+    alert = await DiscordAlert.get(channel_id=CHANNEL)
+    assert (alert.guild_id, alert.created_by, alert.enabled) == (GUILD, ALICE, True)
+
+    listed = await run(client, api, payload("alerts", [{"type": 1, "name": "list"}],
+                                            permissions=MANAGE_GUILD))
+    assert ephemeral(listed) and f"<#{CHANNEL}> · **Bot Free Signals**" in \
+        listed["data"]["content"]
+    removed = await run(client, api, payload(
+        "alerts", [{"type": 1, "name": "remove", "options": [opt("provider", "bot-free")]}],
+        permissions=MANAGE_GUILD))
+    assert "no longer posted" in removed["data"]["content"]
+    assert not await DiscordAlert.all().exists()
+
+
+async def test_paid_provider_alerts_only_by_its_owner(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    owner = await _provider(price="25.00", slug="bot-paid")
+    add = [{"type": 1, "name": "add", "options": [opt("provider", "bot-paid")]}]
+    refused = await run(client, api, payload("alerts", add, permissions=MANAGE_GUILD,
+                                             user_id=BOB))
+    assert "only its owner" in refused["data"]["content"]
+    owner.discord_user_id = BOB
+    await owner.save()
+    await run(client, api, payload("alerts", add, permissions=MANAGE_GUILD, user_id=BOB))
+    assert await DiscordAlert.filter(provider__slug="bot-paid", enabled=True).exists()
+
+
+async def test_link_issues_a_code_and_redeems_one_from_telegram(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    issued = await run(client, api, payload("link"))
+    assert ephemeral(issued) and "Your link code: `" in issued["data"]["content"]
+
+    telegram = await users.telegram_user(5550001, 5550001, "tg-person")
+    code = await linking.issue_code(telegram, Platform.TELEGRAM)
+    linked = await run(client, api, payload("link", [opt("code", code)], user_id=BOB))
+    assert ephemeral(linked) and "✅ Linked" in linked["data"]["content"]
+    assert (await User.get(id=telegram.id)).discord_user_id == BOB
+
+    again = await run(client, api, payload("link", [opt("code", code)], user_id=BOB))
+    assert "already used" in again["data"]["content"]
+
+
+async def test_publish_previews_then_the_button_publishes(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    owner = await _provider()
+    owner.discord_user_id = ALICE
+    await owner.save()
+    candle = CANDLES[2500]
+    text = (f"#BTC/USDT LONG Entry: {candle.close} TP1: {candle.high} "
+            f"SL: {candle.low}")
+    preview = await run(client, api, payload("publish", [opt("text", text)]))
+    assert ephemeral(preview)
+    [embed] = preview["data"]["embeds"]
+    assert embed["title"] == "🟢 BUY BTC/USDT · #1"
+    buttons = preview["data"]["components"][0]["components"]
+    assert [b["label"] for b in buttons] == ["Publish", "Cancel"]
+    publish_id = buttons[0]["custom_id"]
+
+    press = payload("", kind=3, data={"custom_id": publish_id, "component_type": 2})
+    done = await run(client, api, press)
+    assert ephemeral(done) and "📣 Published as `bot-free` #1" in done["data"]["content"]
+    assert await Signal.filter(provider__slug="bot-free").count() == 1
+    twice = await run(client, api, payload("", kind=3, data={"custom_id": publish_id,
+                                                             "component_type": 2}))
+    assert "Already published" in twice["data"]["content"]
+    assert await Signal.filter(provider__slug="bot-free").count() == 1
+
+
+async def test_publish_without_text_opens_a_form_and_non_providers_are_told(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    modal = await run(client, api, payload("publish"))
+    assert modal["type"] == 9 and modal["data"]["title"] == "Publish a signal"
+    refused = await run(client, api, payload("publish", [opt("text", "#BTC/USDT LONG")],
+                                             user_id=BOB))
+    assert ephemeral(refused) and "you do not run a provider yet" in refused["data"]["content"]
