@@ -14,8 +14,10 @@ Vendor errors become the domain's error tree:
                                                -> RecipientUnreachable
     404 code 10008 Unknown Message             -> MessageGone (PermanentError)
     other 4xx (400 Invalid Form Body, ...)     -> PermanentError with Discord's message
-    RateLimited (wait too long), 5xx, 401 (bad token: configuration, not recipient),
-    network errors                             -> RetryableError (retry_after when known)
+    RateLimited (wait too long), 5xx, network errors
+                                               -> RetryableError (retry_after when known)
+    401 at login (LoginFailure: bad token)     -> PermanentError (fix the configuration)
+    401 later (token revoked meanwhile)        -> RetryableError
 
 ``DISCORD_API_BASE`` moves ``discord.http.Route.BASE`` (a class attribute: it moves
 every REST call of the process, interaction callbacks and webhooks included).
@@ -133,6 +135,8 @@ def _params(embed: dict[str, Any] | None, content: str | None, nonce: str | None
 async def _call(coro: Any) -> Any:
     try:
         return await coro
+    except discord.LoginFailure as exc:
+        raise PermanentError("Discord rejected DISCORD_BOT_TOKEN (401 on login)") from exc
     except (TimeoutError, discord.HTTPException, discord.RateLimited, aiohttp.ClientError) as exc:
         raise translate_error(exc) from exc
 

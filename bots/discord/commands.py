@@ -142,8 +142,10 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
         await answer(services, interaction, handlers.show_positions)
 
     @tree.command(name="pnl", description="Your realized and unrealized paper PnL")
-    async def pnl(interaction: discord.Interaction) -> None:
-        await answer(services, interaction, handlers.show_pnl)
+    @app_commands.describe(days="period of closed trades in days (default 30)")
+    async def pnl(interaction: discord.Interaction,
+                  days: app_commands.Range[int, 1, 3650] = 30) -> None:
+        await answer(services, interaction, handlers.show_pnl, days)
 
     @tree.command(name="link", description="Link this Discord account with Telegram or the API")
     @app_commands.describe(code="a code from /link in the other app; leave empty for a new one")

@@ -9,6 +9,7 @@ command layer (``bots.discord.commands``) turns them into an ephemeral reply.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bots.discord import replies
 from bots.discord.replies import Reply
@@ -16,7 +17,7 @@ from domain import alerts, chat_publishing, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
 from domain.linking_models import Platform
-from domain.portfolio import load_portfolio
+from domain.portfolio import load_pnl, load_portfolio
 from domain.providers import list_providers
 from domain.subscriptions import set_copy_trading, subscribe, unsubscribe, user_subscriptions
 from integrations.discord_format import signal_embed
@@ -79,10 +80,14 @@ async def show_positions(services: Services, caller: Caller) -> Reply:
     return replies.positions(await load_portfolio(user, services.prices))
 
 
-async def show_pnl(services: Services, caller: Caller) -> Reply:
-    """/pnl: the caller's realized and unrealized paper PnL (caller only)."""
+async def show_pnl(services: Services, caller: Caller, days: int = 30) -> Reply:
+    """/pnl [days]: closed-trade statistics over ``days`` and the open positions' mark.
+
+    Raises ``InvalidInput`` unless 1 <= days <= 3650 (``domain.portfolio.load_pnl``).
+    """
     user = await discord_account(caller.discord_user_id, caller.name)
-    return replies.pnl(await load_portfolio(user, services.prices))
+    summary = await load_pnl(user.id, days, datetime.now(UTC))
+    return replies.pnl(summary, await load_portfolio(user, services.prices))
 
 
 async def link_account(services: Services, caller: Caller, code: str | None = None) -> Reply:

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.discord_models import DiscordAlert
 from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
-from domain.portfolio import Mark, Portfolio
+from domain.portfolio import Mark, PnlSummary, Portfolio
 from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format_number
 
 MAX_CONTENT = 2000
@@ -157,16 +157,22 @@ def closed_position(position: Position) -> str:
     return f"{position_head(position)}{reason} · PnL `{position.realized_pnl:+,.2f}`"
 
 
-def pnl(portfolio: Portfolio) -> Reply:
-    """/pnl: realized (balance − starting balance, fees included), unrealized, equity."""
+def pnl(summary: PnlSummary, portfolio: Portfolio) -> Reply:
+    """/pnl: closed-trade statistics of the period, then equity and the unrealized mark."""
     account = portfolio.account
-    realized = Decimal(account.balance) - Decimal(account.starting_balance)
     unrealized = sum((m.unrealized_pnl for m in portfolio.marks.values()), Decimal(0))
+    lines = [f"📈 **Paper PnL, last {summary.days} days** ({account.currency})",
+             f"Realized: `{summary.realized:+,.2f}` on {summary.trades} closed trade(s) "
+             "(fees included)"]
+    if summary.trades:
+        rate = "—" if summary.win_rate is None else f"{summary.win_rate * 100:.0f}%"
+        factor = "—" if summary.profit_factor is None else f"{summary.profit_factor:.2f}"
+        lines.append(f"Wins {summary.wins} · losses {summary.losses} · win rate {rate} · "
+                     f"profit factor {factor}")
+    lines += [f"Unrealized: `{unrealized:+,.2f}` on {len(portfolio.marks)} open position(s)",
+              f"Equity: `{Decimal(account.balance) + unrealized:,.2f}` (balance "
+              f"`{account.balance:,.2f}`)"]
     unmarked = portfolio.open_total - len(portfolio.marks)
-    lines = [f"📈 **Paper PnL** ({account.currency})",
-             f"Realized: `{realized:+,.2f}` (fees included)",
-             f"Unrealized: `{unrealized:+,.2f}` on {len(portfolio.marks)} open position(s)",
-             f"Equity: `{Decimal(account.balance) + unrealized:,.2f}`"]
     if unmarked > 0:
         lines.append(f"{unmarked} open position(s) have no market price yet and are not "
                      "counted in unrealized.")

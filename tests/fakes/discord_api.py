@@ -350,7 +350,7 @@ def _invalid_message(body: dict[str, Any]) -> web.Response | None:
     if len(body.get("content") or "") > 2000:
         problems["content"] = "Must be 2000 or fewer in length."
     for i, embed in enumerate(body.get("embeds") or []):
-        problem = _embed_problem(embed)
+        problem = embed_problem(embed)
         if problem:
             problems[f"embeds.{i}"] = problem
     if not problems:
@@ -360,7 +360,8 @@ def _invalid_message(body: dict[str, Any]) -> web.Response | None:
     return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
 
 
-def _embed_problem(embed: dict[str, Any]) -> str | None:
+def embed_problem(embed: dict[str, Any]) -> str | None:
+    """The first of Discord's embed limits ``embed`` breaks, or None if it is valid."""
     fields = embed.get("fields") or []
     texts = [embed.get("title") or "", embed.get("description") or "",
              (embed.get("footer") or {}).get("text") or "",

@@ -161,7 +161,7 @@ async def test_providers_is_public_and_personal_replies_are_ephemeral(bot) -> No
         assert ephemeral(reply), name
     assert "copy on" in api.callbacks[-3]["data"]["content"]
     assert "10,000.00" in api.callbacks[-2]["data"]["content"]
-    assert "Realized: `+0.00`" in api.callbacks[-1]["data"]["content"]
+    assert "Realized: `+0.00` on 0 closed trade(s)" in api.callbacks[-1]["data"]["content"]
 
 
 async def test_bad_input_gets_a_specific_ephemeral_error_and_changes_nothing(bot) -> None:  # noqa: ANN001
