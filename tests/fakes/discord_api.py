@@ -148,6 +148,10 @@ class FakeDiscordApi:
         """Requests to ``channel_id`` get 403 (50013 Missing Permissions or 50001)."""
         self.channel_errors[channel_id] = code
 
+    def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Someone deleted the message: editing it gets 404 Unknown Message (10008)."""
+        del self.messages[channel_id][message_id]
+
     def refuse_dms(self, user_id: int) -> None:
         """Messages to ``user_id``'s DM channel get 403 (50007)."""
         self.dm_refused.add(user_id)

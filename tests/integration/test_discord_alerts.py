@@ -14,6 +14,7 @@ from discord.http import Route
 
 from domain import alerts, users
 from domain.discord_models import DiscordAlert, DiscordAlertMessage
+from domain.errors import PermanentError
 from domain.models import Role, User
 from domain.providers import create_provider
 from domain.publishing import close_signal, publish_signal
@@ -206,3 +207,47 @@ async def test_job_run_twice_posts_once(world) -> None:  # noqa: ANN001
     result = await post_discord_alerts({"deps": WorkerDeps(services, None, None)}, event.id)
     assert result == {"skipped": 1}
     assert len(api.channel_messages(CHANNEL)) == 1
+
+
+async def test_deleted_message_is_posted_again_on_the_next_event(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    signal = await publish_signal(owner, "free-alerts", _draft(), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    await _run_worker(services)
+    [first] = api.channel_messages(CHANNEL)
+    api.delete_message(CHANNEL, int(first["id"]))
+
+    await close_signal(owner, signal.id, "", services.queue, services.bus)
+    await _run_worker(services)
+    assert [c.status for c in api.calls_to("edit_message")] == [404]
+    [again] = api.channel_messages(CHANNEL)
+    assert again["embeds"][0]["description"].startswith("🔒 **Closed by provider**")
+    assert (await DiscordAlertMessage.get(signal_id=signal.id)).message_id == int(again["id"])
+    assert (await DiscordAlert.get(channel_id=CHANNEL)).enabled
+
+
+async def test_admin_who_refuses_dms_still_gets_the_alert_disabled(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    api.revoke_permission(CHANNEL, code=50001)
+    api.refuse_dms(ADMIN)
+    await publish_signal(owner, "free-alerts", _draft(), services.queue, services.bus,
+                         market_ts=services.prices.now_ms())
+    await _run_worker(services)
+
+    alert = await DiscordAlert.get(channel_id=CHANNEL)
+    assert not alert.enabled and "Missing Access" in alert.disabled_reason
+    assert api.dms_to(ADMIN) == []
+
+
+async def test_a_wrong_bot_token_is_a_permanent_error(world) -> None:  # noqa: ANN001
+    _, api = world
+    rest = DiscordRest("not-the-token", api.api_base)
+    with pytest.raises(PermanentError, match="DISCORD_BOT_TOKEN"):
+        await rest.start()
+    await rest.aclose()
