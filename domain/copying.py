@@ -1,21 +1,57 @@
-"""Execution of copy-order intents as paper fills, and closing of paper positions.
+"""Copy execution: one engine for paper and live order legs, exactly once per leg.
 
-Paper mode only in this release: an order fills at the price source's last price,
-moved against the follower by the assumed slippage, and pays the assumed taker fee
-(``domain.sizing.FillModel``). Each order is decided and written in its own
-transaction after re-reading it under a row lock, so a job that runs twice fills
-nothing twice.
+A copy order is one order *leg* (``entry``, take-profit ``tp<n>``, stop ``sl<n>``,
+``close``) of one follower for one signal. Its client order id is
+``domain.fanout.client_order_id(signal, follower, leg)`` (``sh-<signal>-<user>-<leg>``,
+at most 36 characters of ``[a-z0-9-]``: binance, bybit and okx accept it) and its row
+is unique on (signal, user, leg). States::
+
+    PENDING --decide--> SKIPPED (reason)
+       |
+       +--> SENDING (committed BEFORE the exchange call)
+               |--ack--> PLACED | PARTIALLY_FILLED | FILLED
+               |--PermanentError--> FAILED (the exchange's message)
+               |--RetryableError--> SENDING, attempts+1, retried on its own
+    PLACED / PARTIALLY_FILLED --reconciliation--> FILLED | CANCELLED
+
+A row in SENDING may or may not exist on the exchange (the worker died, or the call
+timed out after the exchange accepted it): it is *always* looked up with
+``fetch_order_by_client_id`` before anything is sent again, and re-sending uses the
+same client order id, which exchanges reject as a duplicate.
+
+The unit of work is a shard of rows (``CopyEngine.run``): the rows are *claimed*
+(``claimed_by`` = this worker's id and a job number; a claim of a worker whose
+heartbeat is gone may be taken over), everything needed is read in bulk, each entry
+is decided by ``domain.sizing`` under a lock of the followers' paper-account rows (so
+two shards of one follower cannot together exceed ``max_open_positions``), the
+decisions are committed, the exchange calls run concurrently (bounded per exchange),
+and the results are written in one transaction. Orders needing a retry are returned
+to the caller, which re-enqueues each on its own with back-off.
+
+Paper and live share all of this: ``Gateways`` gives each follower a gateway, the
+paper exchange (``domain.paper_exchange.PaperGateway``) unless the follower's exchange
+account is live *and* its live mode was confirmed; the engine checks that again
+before every live send.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, Protocol
 
+from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from domain import subscriptions as subscriptions_module
+from domain.errors import DomainError, RetryableError
+from domain.fanout import client_order_id
 from domain.models import (
     CopyOrder,
     CopySettings,
@@ -24,12 +60,89 @@ from domain.models import (
     PaperAccount,
     Position,
     PositionStatus,
+    Side,
     Subscription,
     SubscriptionStatus,
 )
 from domain.outcomes import realized_pnl
-from domain.ports import PriceSource
-from domain.sizing import CopyDecision, CopyLimits, FillModel, decide_copy_order, money
+from domain.paper_exchange import MemoryPaperBook, PaperBook, PaperGateway
+from domain.ports import ExchangeGateway, MarketRules, OrderAck, OrderRequest, PriceSource
+from domain.risk import DayPnl, SlippageAction
+from domain.sizing import (
+    AMOUNT_QUANTUM,
+    AccountState,
+    CopyDecision,
+    CopyLimits,
+    FillModel,
+    SignalTerms,
+    decide_copy,
+    money,
+)
+
+WORKING = (OrderStatus.PENDING, OrderStatus.SENDING)
+OPEN_ON_EXCHANGE = (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED)
+ENTRY = "entry"
+MAX_ATTEMPTS = 8
+RETRY_LATER = "\x00retry:"
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 60.0
+
+
+# --- routing: which gateway a follower's orders go to ----------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one follower's orders go: ``mode`` paper or live, the ccxt exchange id
+    (``paper`` for the paper exchange), the exchange account row and whether live mode
+    was confirmed (``live_confirmed_at`` set)."""
+
+    mode: str = "paper"
+    exchange: str = "paper"
+    account_id: int | None = None
+    live_confirmed: bool = False
+    quote: str = "USDT"
+
+    @property
+    def live(self) -> bool:
+        """True only for a live account whose live mode was confirmed."""
+        return self.mode == "live" and self.live_confirmed
+
+
+PAPER = Route()
+
+
+class Gateways(Protocol):
+    """Gives each follower a route and a gateway (paper or live)."""
+
+    async def routes(self, user_ids: list[int]) -> dict[int, Route]:
+        """Route of each of ``user_ids`` (missing users trade paper)."""
+        ...
+
+    async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
+        """The gateway of ``route`` for ``user_id``; raises ``PermanentError`` if the
+        account can no longer be used (deleted, credentials unreadable)."""
+        ...
+
+
+class PaperGateways:
+    """Every follower trades on the paper exchange (a ``PaperGateway`` per follower)."""
+
+    def __init__(self, prices: PriceSource, book: PaperBook | None = None,
+                 fill_model: FillModel = FillModel()) -> None:
+        self.prices, self.fill_model = prices, fill_model
+        self.book: PaperBook = book if book is not None else MemoryPaperBook()
+
+    async def routes(self, user_ids: list[int]) -> dict[int, Route]:
+        """Paper for everyone."""
+        return dict.fromkeys(user_ids, PAPER)
+
+    async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
+        """A ``PaperGateway`` on the follower's paper account."""
+        return PaperGateway(user_id, self.prices, self.book, self.fill_model)
+
+
+# --- results -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -41,147 +154,759 @@ class OrderResult:
     status: OrderStatus
     reason: str
     notice_id: int | None
+    signal_id: int = 0
+    leg: str = ENTRY
+
+
+@dataclass(frozen=True)
+class Retry:
+    """An order to send again on its own after ``delay_s`` seconds (attempt number)."""
+
+    order_id: int
+    attempt: int
+    delay_s: float
+
+
+@dataclass
+class ShardResult:
+    """Outcome of one shard: results, retries to schedule, trade events to announce and
+    the positions whose exit orders (live) were created as new PENDING legs."""
+
+    results: list[OrderResult] = field(default_factory=list)
+    retries: list[Retry] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    exit_order_ids: list[int] = field(default_factory=list)
+    db_s: float = 0.0
+    exchange_s: float = 0.0
+
+    @property
+    def notice_ids(self) -> list[int]:
+        """Delivery ids of the follower notices written."""
+        return [r.notice_id for r in self.results if r.notice_id is not None]
+
+
+@dataclass
+class _Outcome:
+    ack: OrderAck | None = None
+    retry: str | None = None
+    retry_after: float | None = None
+    failed: str | None = None
+
+
+def backoff_s(attempt: int, retry_after: float | None = None) -> float:
+    """Delay before attempt ``attempt`` + 1: 0.5 s doubling per attempt, at most 60 s,
+    never less than the exchange's ``retry_after``."""
+    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1))
+    return max(delay, retry_after or 0.0)
+
+
+Alive = Callable[[set[str]], Awaitable[set[str]]]
+
+
+class CopyEngine:
+    """Executes shards of copy-order legs (see the module doc).
+
+    ``claimer`` identifies this process (≤ 12 chars; each run adds a job number);
+    ``alive(owners)`` returns which of the claimer ids still run (None: a claim by any
+    other claimer may be taken over, for single-process use). ``concurrency`` bounds
+    the exchange calls in flight per exchange id.
+    """
+
+    def __init__(self, prices: PriceSource, gateways: Gateways | None = None, *,
+                 fill_model: FillModel = FillModel(), claimer: str = "local",
+                 alive: Alive | None = None, concurrency: int = 100,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.prices, self.fill_model = prices, fill_model
+        self.gateways = gateways if gateways is not None else PaperGateways(prices,
+                                                                             fill_model=fill_model)
+        self.claimer, self.alive = claimer[:12], alive
+        self.concurrency, self.max_attempts = concurrency, max_attempts
+        self._runs = itertools.count(1)
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._steps: dict[tuple[str, str], Decimal] = {}
+
+    # --- claim ------------------------------------------------------------------------
+
+    async def claim(self, order_ids: Iterable[int]) -> tuple[str, list[CopyOrder]]:
+        """Claim the PENDING/SENDING rows of ``order_ids`` not held by a live claimer.
+
+        Returns the claim token and the claimed rows (signal and user loaded)."""
+        ids = sorted(set(order_ids))
+        token = f"{self.claimer}:{next(self._runs)}"
+        rows = await CopyOrder.filter(id__in=ids, status__in=WORKING).values_list(
+            "claimed_by", flat=True)
+        held = {str(c) for c in rows if c}
+        owners = {c.split(":")[0] for c in held}
+        alive = await self.alive(owners) if self.alive is not None else {self.claimer}
+        takeable = [""] + [c for c in held if c.split(":")[0] not in alive]
+        await CopyOrder.filter(id__in=ids, status__in=WORKING,
+                               claimed_by__in=takeable).update(claimed_by=token)
+        claimed = await CopyOrder.filter(id__in=ids, status__in=WORKING,
+                                         claimed_by=token).select_related(
+            "signal", "user").order_by("id")
+        return token, list(claimed)
+
+    # --- the shard --------------------------------------------------------------------
+
+    async def run(self, order_ids: Iterable[int]) -> ShardResult:
+        """Execute a shard: claim, decide, send concurrently, write results in bulk."""
+        out = ShardResult()
+        started = time.perf_counter()
+        _, orders = await self.claim(order_ids)
+        if not orders:
+            out.db_s = time.perf_counter() - started
+            return out
+        routes = await self.gateways.routes(sorted({o.user_id for o in orders}))  # type: ignore[attr-defined]
+        pending = [o for o in orders if o.status is OrderStatus.PENDING]
+        sending = [o for o in orders if o.status is OrderStatus.SENDING]
+        prep = await self._prepare(pending, routes)
+        decided, skipped = await self._decide_and_mark(pending, routes, prep, out.retries)
+        out.db_s += time.perf_counter() - started
+        t_ex = time.perf_counter()
+        calls = [(o, True) for o in sending] + [(o, False) for o in decided]
+        outcomes = await asyncio.gather(*(self._call(o, resolve, routes) for o, resolve in calls))
+        out.exchange_s = time.perf_counter() - t_ex
+        t_db = time.perf_counter()
+        await self._write(list(zip([o for o, _ in calls], outcomes, strict=True)), skipped,
+                          routes, out)
+        out.db_s += time.perf_counter() - t_db
+        return out
+
+    # --- before the decision: live equity and market rules (exchange calls) ------------
+
+    async def _prepare(self, pending: list[CopyOrder], routes: dict[int, Route]
+                       ) -> dict[tuple[int, str], Any]:
+        """Market rules per (user, symbol) and equity per live user, fetched concurrently.
+
+        A failure is stored in place of the value (an exception object)."""
+        wanted: dict[tuple[int, str], Awaitable[Any]] = {}
+        for order in pending:
+            route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
+            if order.leg != ENTRY or not route.live:
+                continue
+            key = (order.user_id, order.symbol)  # type: ignore[attr-defined]
+            if key not in wanted:
+                wanted[key] = self._rules_and_equity(order.user_id, route,  # type: ignore[attr-defined]
+                                                     order.symbol)
+        values = await asyncio.gather(*wanted.values(), return_exceptions=True)
+        return dict(zip(wanted.keys(), values, strict=True))
+
+    async def _rules_and_equity(self, user_id: int, route: Route,
+                                symbol: str) -> tuple[MarketRules, Decimal]:
+        gateway = await self.gateways.gateway(user_id, route)
+        async with self._limit(route.exchange):
+            rules = await gateway.market(symbol)
+            equity = await gateway.fetch_equity(route.quote)
+        if rules.amount_step:
+            self._steps[(route.exchange, symbol)] = rules.amount_step
+        return rules, equity
+
+    # --- decision (one transaction, followers' paper accounts locked) ------------------
+
+    async def _decide_and_mark(self, pending: list[CopyOrder], routes: dict[int, Route],
+                               prep: dict[tuple[int, str], Any], retries: list[Retry]
+                               ) -> tuple[list[CopyOrder], list[CopyOrder]]:
+        if not pending:
+            return [], []
+        user_ids = sorted({o.user_id for o in pending})  # type: ignore[attr-defined]
+        await PaperAccount.bulk_create([PaperAccount(user_id=u) for u in user_ids],
+                                       ignore_conflicts=True)
+        decided: list[CopyOrder] = []
+        skipped: list[CopyOrder] = []
+        later: list[CopyOrder] = []
+        now = datetime.now(UTC)
+        async with in_transaction():
+            accounts = {a.user_id: a for a in await PaperAccount.filter(  # type: ignore[attr-defined]
+                user_id__in=user_ids).order_by("user_id").select_for_update()}
+            counts = await busy_slots(user_ids)
+            context = await _follow_context(pending)
+            open_positions = await _open_positions_of(pending)
+            days = await self.day_pnl(user_ids)
+            for order in pending:
+                route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
+                reason = self._decide_one(order, route, context, accounts, counts, prep,
+                                          open_positions, days)
+                if reason.startswith(RETRY_LATER):
+                    order.claimed_by, order.reason = "", reason.removeprefix(RETRY_LATER)
+                    order.attempts += 1
+                    later.append(order)
+                    continue
+                if reason:
+                    order.status, order.reason = OrderStatus.SKIPPED, reason
+                    order.claimed_by = ""
+                    skipped.append(order)
+                    continue
+                order.status, order.sent_at = OrderStatus.SENDING, now
+                order.mode = "live" if route.live else "paper"
+                order.exchange = route.exchange if route.live else "paper"
+                order.exchange_account_id = route.account_id if route.live else None
+                if order.leg == ENTRY:
+                    counts[order.user_id] = counts.get(order.user_id, 0) + 1  # type: ignore[attr-defined]
+                decided.append(order)
+            if pending:
+                await CopyOrder.bulk_update(pending, fields=[
+                    "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
+                    "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
+                    "slippage_rate", "order_type", "limit_price", "attempts"])
+        for order in later:
+            retries.append(Retry(order.id, order.attempts,
+                                       backoff_s(order.attempts)))
+        return decided, skipped
+
+    async def day_pnl(self, user_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+        """Per user: (realized PnL booked today, unrealized PnL of OPEN positions at the
+        price source's last prices), quote currency. Realized today counts positions
+        closed since 00:00 UTC plus what open positions realized (fees included)."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = await Position.filter(
+            Q(status=PositionStatus.OPEN) | Q(closed_at__gte=midnight),
+            user_id__in=user_ids).values("user_id", "status", "side", "entry_price",
+                                         "remaining_amount", "realized_pnl", "symbol")
+        out: dict[int, tuple[Decimal, Decimal]] = {}
+        for row in rows:
+            realized, unrealized = out.get(row["user_id"], (Decimal(0), Decimal(0)))
+            realized += Decimal(row["realized_pnl"])
+            last = self.prices.last_price(row["symbol"])
+            if row["status"] == PositionStatus.OPEN and last is not None:
+                unrealized += realized_pnl(Side(row["side"]), Decimal(row["entry_price"]),
+                                           last, Decimal(row["remaining_amount"]))
+            out[row["user_id"]] = (realized, unrealized)
+        return out
+
+    def _decide_one(self, order: CopyOrder, route: Route, context: _FollowContext,
+                    accounts: dict[int, PaperAccount], counts: dict[int, int],
+                    prep: dict[tuple[int, str], Any],
+                    open_positions: dict[tuple[int, int], Position],
+                    days: dict[int, tuple[Decimal, Decimal]]) -> str:
+        """Empty string when ``order`` is to be sent (fields set), else the skip reason."""
+        signal = order.signal
+        user_id: int = order.user_id  # type: ignore[attr-defined]
+        if order.leg != ENTRY:
+            position = open_positions.get((signal.id, user_id))
+            return "" if position is not None else "the position is already closed"
+        provider_id: int = signal.provider_id  # type: ignore[attr-defined]
+        if user_id not in context.entitled.get(provider_id, set()):
+            return "subscription is no longer active"
+        settings = context.settings.get((user_id, provider_id))
+        if settings is None or not settings.enabled:
+            return "copy trading was switched off"
+        if route.mode == "live" and not route.live_confirmed:
+            return "live trading is not confirmed for this exchange account"
+        rules: MarketRules | None = None
+        if route.live:
+            fetched = prep.get((user_id, order.symbol))
+            if isinstance(fetched, RetryableError):
+                return RETRY_LATER + fetched.message
+            if isinstance(fetched, BaseException) or fetched is None:
+                return f"skipped: exchange account unavailable: {_message(fetched)}"
+            rules, equity = fetched
+        else:
+            equity = Decimal(accounts[user_id].balance)
+        decision = self._size(order, equity, counts.get(user_id, 0), settings,
+                              days.get(user_id, (Decimal(0), Decimal(0))), rules)
+        if not decision.placed:
+            return decision.reason
+        order.reason = decision.reason
+        order.amount, order.price = decision.amount, decision.price
+        order.notional = decision.notional
+        order.order_type = decision.order_type.value
+        order.limit_price = decision.limit_price
+        if not route.live:
+            order.fee_rate = self.fill_model.fee_rate
+            order.slippage_rate = self.fill_model.slippage_rate
+        return ""
+
+    def _size(self, order: CopyOrder, equity: Decimal, busy: int, settings: CopySettings,
+              day: tuple[Decimal, Decimal], rules: MarketRules | None) -> CopyDecision:
+        signal = order.signal
+        realized, unrealized = day
+        now = datetime.now(UTC)
+        return decide_copy(
+            SignalTerms(symbol=signal.symbol, side=signal.side, entry_low=signal.entry_low,
+                        entry_high=signal.entry_high, stop_loss=signal.stop_loss,
+                        first_target=Decimal(str(signal.targets[0])),
+                        leverage=signal.leverage),
+            AccountState(equity=equity, open_positions=busy,
+                         day=DayPnl(now.date(), realized, unrealized, equity - realized)),
+            copy_limits(settings), market_price=self.prices.last_price(signal.symbol),
+            now=now, market=rules, fill_model=self.fill_model)
+
+    # --- exchange calls ---------------------------------------------------------------
+
+    def _limit(self, exchange: str) -> asyncio.Semaphore:
+        if exchange not in self._limits:
+            self._limits[exchange] = asyncio.Semaphore(self.concurrency)
+        return self._limits[exchange]
+
+    async def _call(self, order: CopyOrder, resolve: bool, routes: dict[int, Route]) -> _Outcome:
+        """Look up (rows found in SENDING) and/or send one order; never raises."""
+        user_id: int = order.user_id  # type: ignore[attr-defined]
+        route = Route(mode=order.mode, exchange=order.exchange,
+                      account_id=order.exchange_account_id,
+                      live_confirmed=order.mode == "live")
+        current = routes.get(user_id, PAPER)
+        try:
+            gateway = await self.gateways.gateway(user_id, route)
+            async with self._limit(route.exchange):
+                if resolve:
+                    found = await gateway.fetch_order_by_client_id(order.symbol,
+                                                                   order.client_order_id)
+                    if found is not None:
+                        return _Outcome(ack=found)
+                if order.mode == "live" and not (current.live
+                                                 and current.account_id == route.account_id):
+                    return _Outcome(failed="live trading was switched off for this exchange "
+                                           "account before the order was sent")
+                return _Outcome(ack=await gateway.create_order(self._request(order)))
+        except RetryableError as exc:
+            return _Outcome(retry=exc.message, retry_after=exc.retry_after)
+        except DomainError as exc:
+            return _Outcome(failed=exc.message)
+
+    def _request(self, order: CopyOrder) -> OrderRequest:
+        side = "buy" if order.side is Side.BUY else "sell"
+        return OrderRequest(symbol=order.symbol, side=side, type=order.order_type,
+                            amount=Decimal(order.amount or 0),
+                            client_order_id=order.client_order_id,
+                            price=order.limit_price, stop_price=order.stop_price,
+                            reduce_only=order.leg != ENTRY)
+
+    async def apply_acks(self, pairs: list[tuple[CopyOrder, OrderAck]]) -> ShardResult:
+        """Apply the exchange's later view of open orders (reconciliation, paper fills of
+        resting orders): status, fills, positions, notices and events, as a shard would.
+        ``pairs`` hold orders with signal and user loaded."""
+        out = ShardResult()
+        if pairs:
+            await self._write([(o, _Outcome(ack=a)) for o, a in pairs], [], {}, out)
+        return out
+
+    # --- writing results ----------------------------------------------------------------
+
+    async def _write(self, outcomes: list[tuple[CopyOrder, _Outcome]],
+                     skipped: list[CopyOrder], routes: dict[int, Route],
+                     out: ShardResult) -> None:
+        now = datetime.now(UTC)
+        fills: list[tuple[CopyOrder, OrderAck]] = []
+        exits: list[tuple[CopyOrder, Decimal]] = []
+        for order, outcome in outcomes:
+            order.claimed_by = ""
+            if outcome.ack is not None:
+                before = Decimal(order.filled or 0)
+                apply_ack(order, outcome.ack, now)
+                if outcome.ack.filled > 0:
+                    fills.append((order, outcome.ack))
+                if order.leg != ENTRY and outcome.ack.filled > before:
+                    exits.append((order, outcome.ack.filled - before))
+            elif outcome.retry is not None:
+                order.attempts += 1
+                if order.attempts >= self.max_attempts:
+                    order.status = OrderStatus.FAILED
+                    order.reason = (f"gave up after {order.attempts} attempts: "
+                                    f"{outcome.retry}")
+                else:
+                    order.reason = f"retrying: {outcome.retry}"
+                    out.retries.append(Retry(order.id, order.attempts,
+                                             backoff_s(order.attempts, outcome.retry_after)))
+            else:
+                order.status, order.reason = OrderStatus.FAILED, outcome.failed or "failed"
+        async with in_transaction():
+            if outcomes:
+                await CopyOrder.bulk_update([o for o, _ in outcomes], fields=[
+                    "status", "reason", "claimed_by", "attempts", "amount", "price", "filled",
+                    "notional", "fee", "exchange_order_id", "acked_at"])
+            positions = await _open_positions(fills, self.prices.now_ms())
+            await _configure_exits(positions, self._steps)
+            out.exit_order_ids = await _exit_intents(positions)
+            for order, size in exits:
+                closed = await _apply_exit_fill(order, size, self.fill_model)
+                if closed is not None and closed.status is PositionStatus.CLOSED:
+                    out.events.append(position_event(closed))
+            notices = await _notices([o for o, outcome in outcomes if outcome.retry is None
+                                      or o.status is OrderStatus.FAILED] + skipped)
+        for order in [o for o, _ in outcomes] + skipped:
+            if order.status is OrderStatus.SENDING:
+                continue
+            notice = notices.get(order.id)
+            out.results.append(OrderResult(order.id, order.user_id,  # type: ignore[attr-defined]
+                                           order.status, order.reason, notice,
+                                           order.signal.id, order.leg))
+            out.events.append(trade_event(order))
+
+
+def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
+    """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids)."""
+    order.exchange_order_id = ack.id[:64]
+    order.filled = ack.filled
+    order.acked_at = order.acked_at or now
+    if ack.average is not None and ack.filled > 0:
+        order.price = ack.average
+        order.notional = money(ack.average * ack.filled)
+    if ack.fee is not None:
+        order.fee = money(ack.fee)
+    if ack.status == "closed" or (ack.filled >= ack.amount > 0):
+        order.status = OrderStatus.FILLED
+        order.amount = ack.filled if ack.filled > 0 else ack.amount
+        if order.mode == "paper":
+            order.reason = "filled at market (paper)" if order.order_type == "market" else (
+                f"filled at limit {order.limit_price} (paper)")
+        else:
+            order.reason = f"filled on {order.exchange}"
+    elif ack.status == "open":
+        order.status = (OrderStatus.PARTIALLY_FILLED if ack.filled > 0
+                        else OrderStatus.PLACED)
+        order.reason = (f"partly filled ({ack.filled} of {ack.amount})" if ack.filled > 0
+                        else f"placed on {order.exchange} ({order.order_type})")
+    elif ack.filled > 0:
+        order.status = OrderStatus.FILLED
+        order.amount = ack.filled
+        order.reason = f"filled {ack.filled} of {ack.amount}, the rest was {ack.status}"
+    else:
+        order.status = OrderStatus.CANCELLED if ack.status in ("canceled", "expired") \
+            else OrderStatus.FAILED
+        order.reason = f"order {ack.status} by the exchange"
+
+
+def trade_event(order: CopyOrder, **extra: Any) -> dict[str, Any]:
+    """The ``myTradeEvents`` bus message of ``order`` (decimals as strings)."""
+    kind = {OrderStatus.FILLED: "ORDER_FILLED", OrderStatus.PARTIALLY_FILLED: "ORDER_FILLED",
+            OrderStatus.PLACED: "ORDER_PLACED", OrderStatus.SKIPPED: "ORDER_SKIPPED",
+            OrderStatus.CANCELLED: "ORDER_CANCELLED"}.get(order.status, "ORDER_FAILED")
+    return {
+        "kind": kind, "userId": order.user_id,  # type: ignore[attr-defined]
+        "orderId": order.id, "signalId": order.signal_id,  # type: ignore[attr-defined]
+        "leg": order.leg, "mode": order.mode, "exchange": order.exchange,
+        "symbol": order.symbol, "side": order.side.value, "status": order.status.value,
+        "reason": order.reason, "clientOrderId": order.client_order_id,
+        "amount": _s(order.filled if order.filled else order.amount),
+        "price": _s(order.price), "fee": _s(order.fee), "positionId": None,
+        "realizedPnl": None, "at": datetime.now(UTC).isoformat(), **extra,
+    }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+def _message(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no market data"
+    return exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+
+
+def copy_limits(settings: CopySettings) -> CopyLimits:
+    """The ``CopyLimits`` of a stored copy-settings row (what ``decide_copy`` takes)."""
+    return CopyLimits(
+        scale_factor=Decimal(settings.scale_factor),
+        max_position_pct=Decimal(settings.max_position_pct),
+        max_open_positions=settings.max_open_positions,
+        max_daily_loss_pct=Decimal(settings.max_daily_loss_pct),
+        slippage_guard_pct=Decimal(settings.slippage_guard_pct),
+        slippage_action=SlippageAction(settings.slippage_action),
+        leverage_cap=settings.leverage_cap,
+        allowed_symbols=tuple(settings.allowed_symbols or ()),
+        denied_symbols=tuple(settings.denied_symbols or ()),
+        exit_ladder=tuple(Decimal(str(p)) for p in settings.exit_ladder or ()),
+        move_stop_to_breakeven=settings.move_stop_to_breakeven,
+    )
+
+
+@dataclass
+class _FollowContext:
+    entitled: dict[int, set[int]]
+    settings: dict[tuple[int, int], CopySettings]
+
+
+async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
+    """Entitlement (billing's rule when present, else ACTIVE) and copy settings, in bulk."""
+    by_provider: dict[int, set[int]] = {}
+    for order in orders:
+        by_provider.setdefault(order.signal.provider_id, set()).add(order.user_id)  # type: ignore[attr-defined]
+    entitled: dict[int, set[int]] = {}
+    settings: dict[tuple[int, int], CopySettings] = {}
+    rule = getattr(subscriptions_module, "entitled_user_ids", None)
+    for provider_id, users in by_provider.items():
+        if rule is not None:
+            entitled[provider_id] = set(await rule(provider_id, sorted(users)))
+        else:
+            entitled[provider_id] = set(await Subscription.filter(
+                provider_id=provider_id, user_id__in=sorted(users),
+                status=SubscriptionStatus.ACTIVE).values_list("user_id", flat=True))  # type: ignore[arg-type]
+        for row in await CopySettings.filter(subscription__provider_id=provider_id,
+                                             subscription__user_id__in=sorted(users)
+                                             ).select_related("subscription"):
+            settings[(row.subscription.user_id, provider_id)] = row  # type: ignore[attr-defined]
+    return _FollowContext(entitled, settings)
+
+
+async def _open_positions_of(orders: list[CopyOrder]) -> dict[tuple[int, int], Position]:
+    exits = [o for o in orders if o.leg != ENTRY]
+    if not exits:
+        return {}
+    rows = await Position.filter(signal_id__in={o.signal.id for o in exits},
+                                 user_id__in={o.user_id for o in exits},  # type: ignore[attr-defined]
+                                 status=PositionStatus.OPEN)
+    return {(p.signal_id, p.user_id): p for p in rows}  # type: ignore[attr-defined]
+
+
+async def busy_slots(user_ids: list[int]) -> dict[int, int]:
+    """Per user: OPEN positions plus entry orders that may still open one (SENDING or
+    PLACED without a fill yet). What ``max_open_positions`` is checked against."""
+    counts = await open_position_counts(user_ids)
+    rows = await CopyOrder.filter(user_id__in=user_ids, leg=ENTRY,
+                                  status__in=(OrderStatus.SENDING, OrderStatus.PLACED)
+                                  ).annotate(n=Count("id")).group_by("user_id").values(
+        "user_id", "n")
+    for row in rows:
+        counts[row["user_id"]] = counts.get(row["user_id"], 0) + row["n"]
+    return counts
+
+
+async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: int
+                          ) -> list[Position]:
+    """Positions of entry fills (new ones created, partly filled ones grown); paper
+    accounts pay the entry fee. Inside the caller's transaction."""
+    entries = [(o, a) for o, a in fills if o.leg == ENTRY]
+    if not entries:
+        return []
+    existing = {p.copy_order_id: p for p in await Position.filter(  # type: ignore[attr-defined]
+        copy_order_id__in=[o.id for o, _ in entries])}
+    created: list[Position] = []
+    fees: dict[int, Decimal] = {}
+    for order, ack in entries:
+        signal = order.signal
+        fee = money(ack.fee or Decimal(0))
+        position = existing.get(order.id)
+        if position is not None:
+            position.amount = position.remaining_amount = ack.filled
+            position.entry_price = ack.average or position.entry_price
+            await position.save(update_fields=["amount", "remaining_amount", "entry_price"])
+            continue
+        if order.mode == "paper":
+            fees[order.user_id] = fees.get(order.user_id, Decimal(0)) + fee  # type: ignore[attr-defined]
+        created.append(Position(
+            user_id=order.user_id, signal_id=signal.id, copy_order_id=order.id,  # type: ignore[attr-defined]
+            symbol=signal.symbol, side=signal.side, entry_price=ack.average or order.price,
+            amount=ack.filled, remaining_amount=ack.filled, stop_loss=signal.stop_loss,
+            targets=signal.targets, realized_pnl=-fee, fees=fee, opened_market_ts=market_ts,
+            mode=order.mode, exchange_account_id=order.exchange_account_id,
+        ))
+    if created:
+        await Position.bulk_create(created)
+    if fees:
+        accounts = await PaperAccount.filter(user_id__in=list(fees)).select_for_update()
+        for account in accounts:
+            account.balance -= fees[account.user_id]  # type: ignore[attr-defined]
+        await PaperAccount.bulk_update(accounts, fields=["balance"])
+    return list(await Position.filter(copy_order_id__in=[o.id for o, _ in entries]
+                                      ).select_related("copy_order", "signal"))
+
+
+async def _configure_exits(positions: list[Position],
+                           steps: dict[tuple[str, str], Decimal]) -> None:
+    """Set each new position's exit ladder (the follower's ladder, even split by default,
+    rounded to the market's amount step) and its break-even option."""
+    fresh = [p for p in positions if p.exit_amounts is None]
+    if not fresh:
+        return
+    rows = await CopySettings.filter(
+        subscription__user_id__in={p.user_id for p in fresh},  # type: ignore[attr-defined]
+        subscription__provider_id__in={p.signal.provider_id for p in fresh}  # type: ignore[attr-defined]
+    ).select_related("subscription")
+    by_key = {(r.subscription.user_id, r.subscription.provider_id): r for r in rows}  # type: ignore[attr-defined]
+    for position in fresh:
+        settings = by_key.get((position.user_id, position.signal.provider_id))  # type: ignore[attr-defined]
+        ladder = tuple(Decimal(str(p)) for p in (settings.exit_ladder if settings else ()) or ())
+        exchange = position.copy_order.exchange
+        step = steps.get((exchange, position.symbol), AMOUNT_QUANTUM)
+        amounts = exit_ladder(Decimal(position.remaining_amount), len(position.targets),
+                              step, ladder)
+        position.exit_amounts = [str(a) for a in amounts]
+        position.break_even_after_first_target = bool(settings and
+                                                      settings.move_stop_to_breakeven)
+        position.stop_on_exchange = position.mode == "live"
+        await position.save(update_fields=["exit_amounts", "break_even_after_first_target",
+                                           "stop_on_exchange"])
+
+
+async def _exit_intents(positions: list[Position]) -> list[int]:
+    """PENDING exit legs of live positions: a reduce-only limit per take-profit target
+    (amounts from the exit ladder) and a native stop order. Paper positions' exits are
+    enforced by the position monitor. Returns the new rows' ids."""
+    rows: list[CopyOrder] = []
+    for position in positions:
+        if position.mode != "live" or position.exit_amounts is None:
+            continue
+        amounts = [Decimal(a) for a in position.exit_amounts]
+        close_side = Side.SELL if position.side is Side.BUY else Side.BUY
+        uid: int = position.user_id  # type: ignore[attr-defined]
+        sid: int = position.signal_id  # type: ignore[attr-defined]
+        for index, (target, amount) in enumerate(zip(position.targets, amounts,
+                                                     strict=True), 1):
+            if amount <= 0:
+                continue
+            rows.append(_leg(position, sid, uid, f"tp{index}", close_side, amount,
+                             "limit", limit_price=Decimal(str(target))))
+        rows.append(_leg(position, sid, uid, "sl1", close_side, Decimal(position.remaining_amount),
+                         "stop_market", stop_price=Decimal(position.stop_loss)))
+    if not rows:
+        return []
+    await CopyOrder.bulk_create(rows, ignore_conflicts=True)
+    return list(await CopyOrder.filter(client_order_id__in=[r.client_order_id for r in rows],
+                                       status=OrderStatus.PENDING).values_list("id", flat=True))  # type: ignore[arg-type]
+
+
+async def _apply_exit_fill(order: CopyOrder, size: Decimal,
+                           fill_model: FillModel) -> Position | None:
+    """Close ``size`` of the follower's position at the exit leg's fill price. Inside the
+    caller's transaction. Returns the position (None if it was already closed)."""
+    position = await Position.get_or_none(signal_id=order.signal.id,
+                                          user_id=order.user_id)  # type: ignore[attr-defined]
+    if position is None:
+        return None
+    index = int(order.leg[2:]) if order.leg.startswith("tp") and order.leg[2:].isdigit() else 0
+    reason = f"target {index}" if index else ("stop-loss" if order.leg.startswith("sl")
+                                              else "closed by provider")
+    share = size / Decimal(order.filled) if order.filled else Decimal(1)
+    fee = money(Decimal(order.fee) * share) if order.fee is not None else None
+    return await close_position(position.id, Decimal(order.price or 0), size, reason,
+                                fill_model.fee_rate, index, fee=fee)
+
+
+def position_event(position: Position) -> dict[str, Any]:
+    """The ``myTradeEvents`` bus message of a closed position."""
+    return {
+        "kind": "POSITION_CLOSED", "userId": position.user_id,  # type: ignore[attr-defined]
+        "orderId": None, "signalId": position.signal_id,  # type: ignore[attr-defined]
+        "leg": None, "mode": position.mode, "exchange": None, "symbol": position.symbol,
+        "side": position.side.value, "status": position.status.value,
+        "reason": position.close_reason, "clientOrderId": None,
+        "amount": _s(position.amount), "price": _s(position.exit_price), "fee": _s(position.fees),
+        "positionId": position.id, "realizedPnl": _s(position.realized_pnl),
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
+         amount: Decimal, order_type: str, *, limit_price: Decimal | None = None,
+         stop_price: Decimal | None = None) -> CopyOrder:
+    return CopyOrder(signal_id=signal_id, user_id=user_id, leg=leg,
+                     client_order_id=client_order_id(signal_id, user_id, leg),
+                     symbol=position.symbol, side=side, amount=amount, order_type=order_type,
+                     limit_price=limit_price, stop_price=stop_price, mode=position.mode,
+                     exchange_account_id=position.exchange_account_id,
+                     reason="exit order of the copied position")
+
+
+def exit_ladder(amount: Decimal, targets: int, step: Decimal | None,
+                ladder: Iterable[Decimal] = ()) -> list[Decimal]:
+    """Amount closed at each take-profit target: ``ladder`` percents (even split when
+    empty), each leg rounded down to ``step`` (1e-12 when None), the remainder on the
+    last target, so the legs sum to ``amount``."""
+    from domain.risk import exit_amounts
+
+    return exit_amounts(amount, tuple(ladder), targets, step or Decimal("1e-12"))
+
+
+async def _notices(orders: list[CopyOrder]) -> dict[int, int]:
+    """Follower notices (Telegram Delivery rows) of finished orders; id per order."""
+    rows = []
+    for order in orders:
+        user = order.user
+        if not user.telegram_chat_id or not user.telegram_reachable:
+            continue
+        if order.status in (OrderStatus.SENDING, OrderStatus.PENDING):
+            continue
+        rows.append(Delivery(key=_notice_key(order), user_id=user.id, channel="telegram",
+                             text=notice_text(order)))
+    if not rows:
+        return {}
+    await Delivery.bulk_create(rows, ignore_conflicts=True)
+    by_key = {d["key"]: d["id"] for d in await Delivery.filter(
+        key__in=[r.key for r in rows]).values("key", "id")}
+    return {order.id: by_key[_notice_key(order)] for order in orders
+            if _notice_key(order) in by_key}
+
+
+def _notice_key(order: CopyOrder) -> str:
+    suffix = "" if order.status in (OrderStatus.FILLED, OrderStatus.SKIPPED) and \
+        order.leg == ENTRY else f":{order.status.value.lower()}"
+    return f"copy:{order.id}:{order.user_id}:telegram{suffix}"  # type: ignore[attr-defined]
+
+
+def notice_text(order: CopyOrder) -> str:
+    """The follower's Telegram notice of one order (fill, placement, skip or failure)."""
+    signal = order.signal
+    what = "Paper copy" if order.mode == "paper" else f"Copy on {order.exchange}"
+    leg = "" if order.leg == ENTRY else f" ({order.leg})"
+    head = f"{what} of signal #{signal.id} {signal.symbol} {signal.side.value}{leg}"
+    if order.status is OrderStatus.FILLED:
+        return (f"{head}: filled {order.amount} at {Decimal(order.price or 0):.8g} "
+                f"(notional {Decimal(order.notional or 0):.2f}, fee "
+                f"{Decimal(order.fee or 0):.4f}).")
+    if order.status is OrderStatus.PARTIALLY_FILLED:
+        return f"{head}: partly filled {order.filled} of {order.amount}."
+    if order.status is OrderStatus.PLACED:
+        return f"{head}: {order.order_type} order placed for {order.amount}."
+    if order.status is OrderStatus.SKIPPED:
+        why = order.reason.removeprefix("skipped: ")
+        return f"Signal #{signal.id} {signal.symbol} was not copied: {why}."
+    return f"{head} failed: {order.reason}."
+
+
+# --- compatibility entry point and positions -------------------------------------------
 
 
 async def execute_copy_orders(order_ids: list[int], prices: PriceSource,
-                              fill_model: FillModel = FillModel()) -> list[OrderResult]:
-    """Decide and paper-fill each PENDING order of ``order_ids``; others are left alone.
-
-    Writes per order: copy_orders (FILLED with amount/price/notional/fee/slippage, or
-    SKIPPED with the reason), positions (when filled), paper_accounts (entry fee), and
-    a notice Delivery for followers with a Telegram chat. Idempotent. Orders of one
-    follower are serialised by a lock on their paper account (PostgreSQL), so concurrent
-    shards cannot together exceed ``max_open_positions``.
-    """
-    results = []
-    for order_id in order_ids:
-        result = await _execute_one(order_id, prices, fill_model)
-        if result is not None:
-            results.append(result)
-    return results
-
-
-async def _execute_one(order_id: int, prices: PriceSource,
-                       fill_model: FillModel) -> OrderResult | None:
-    async with in_transaction():
-        order = await CopyOrder.filter(id=order_id).select_for_update().get_or_none()
-        if order is None or order.status is not OrderStatus.PENDING:
-            return None
-        await order.fetch_related("signal", "user")
-        # One follower's orders are decided one at a time: the account row lock makes a
-        # concurrent shard wait, so its open-position count sees this order's position.
-        await PaperAccount.filter(user_id=order.user.id).select_for_update().get()
-        decision = await _decide(order, prices, fill_model)
-        _apply(order, decision, fill_model)
-        await order.save()
-        if decision.placed:
-            await _open_position(order, decision, prices.now_ms())
-        notice = await _notice(order, decision)
-    return OrderResult(order.id, order.user.id, order.status, order.reason,
-                       notice.id if notice else None)
-
-
-async def _decide(order: CopyOrder, prices: PriceSource, fill_model: FillModel) -> CopyDecision:
-    signal = order.signal
-    sub = await Subscription.get_or_none(user_id=order.user.id,
-                                         provider_id=signal.provider_id)  # type: ignore[attr-defined]
-    settings = await CopySettings.get_or_none(subscription_id=sub.id) if sub else None
-    if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
-        return CopyDecision(False, "subscription is no longer active")
-    if settings is None or not settings.enabled:
-        return CopyDecision(False, "copy trading was switched off")
-    account = await PaperAccount.get(user_id=order.user.id)
-    return decide_copy_order(
-        side=signal.side, stop_loss=signal.stop_loss,
-        first_target=Decimal(str(signal.targets[0])),
-        market_price=prices.last_price(signal.symbol), equity=account.balance,
-        open_positions=await open_position_count(order.user.id),
-        limits=CopyLimits(settings.scale_factor, settings.max_position_pct,
-                          settings.max_open_positions),
-        fill_model=fill_model,
-    )
-
-
-def _apply(order: CopyOrder, decision: CopyDecision, fill_model: FillModel) -> None:
-    order.reason = decision.reason
-    if not decision.placed:
-        order.status = OrderStatus.SKIPPED
-        return
-    order.status = OrderStatus.FILLED
-    order.amount, order.price = decision.amount, decision.price
-    order.notional, order.fee = decision.notional, decision.fee
-    order.fee_rate, order.slippage_rate = fill_model.fee_rate, fill_model.slippage_rate
-
-
-async def _open_position(order: CopyOrder, decision: CopyDecision, market_ts: int) -> Position:
-    signal = order.signal
-    account = await PaperAccount.get(user_id=order.user.id)
-    account.balance -= decision.fee
-    await account.save(update_fields=["balance"])
-    return await Position.create(
-        user_id=order.user.id, signal_id=signal.id, copy_order=order, symbol=signal.symbol,
-        side=signal.side, entry_price=decision.price, amount=decision.amount,
-        remaining_amount=decision.amount, stop_loss=signal.stop_loss, targets=signal.targets,
-        realized_pnl=-decision.fee, fees=decision.fee, opened_market_ts=market_ts,
-    )
-
-
-async def _notice(order: CopyOrder, decision: CopyDecision) -> Delivery | None:
-    user = order.user
-    if not user.telegram_chat_id or not user.telegram_reachable:
-        return None
-    signal = order.signal
-    if decision.placed:
-        text = (f"Paper copy of signal #{signal.id} {signal.symbol} {signal.side.value}: "
-                f"filled {decision.amount} at {decision.price:.8g} "
-                f"(notional {decision.notional:.2f}, fee {decision.fee:.4f}).")
-    else:
-        text = f"Signal #{signal.id} {signal.symbol} was not copied: {decision.reason}."
-    delivery, _ = await Delivery.get_or_create(
-        key=f"copy:{order.id}:{user.id}:telegram",
-        defaults={"user_id": user.id, "channel": "telegram", "text": text})
-    return delivery
+                              fill_model: FillModel = FillModel(), *,
+                              engine: CopyEngine | None = None) -> list[OrderResult]:
+    """Execute the PENDING/SENDING orders of ``order_ids`` (paper unless ``engine`` routes
+    live) and return what happened to each finished one; retries are not scheduled here
+    (use ``CopyEngine.run`` for that). Idempotent."""
+    engine = engine or CopyEngine(prices, fill_model=fill_model)
+    return (await engine.run(order_ids)).results
 
 
 async def open_position_count(user_id: int) -> int:
-    """Number of OPEN paper positions of a user."""
+    """Number of OPEN positions of a user."""
     return await Position.filter(user_id=user_id, status=PositionStatus.OPEN).count()
 
 
 async def open_position_counts(user_ids: list[int]) -> dict[int, int]:
-    """OPEN paper positions per user for many users in one query."""
+    """OPEN positions per user for many users in one query."""
     rows = await Position.filter(user_id__in=user_ids, status=PositionStatus.OPEN).annotate(
         n=Count("id")).group_by("user_id").values("user_id", "n")
     return {row["user_id"]: row["n"] for row in rows}
 
 
 async def close_position(position_id: int, price: Decimal, amount: Decimal | None,
-                         reason: str, fee_rate: Decimal, target_index: int = 0
-                         ) -> Position | None:
+                         reason: str, fee_rate: Decimal, target_index: int = 0,
+                         fee: Decimal | None = None) -> Position | None:
     """Close ``amount`` (None: all that remains) of an OPEN position at ``price``.
 
-    Realized PnL (quote currency) = gross move × amount − exit fee (``fee_rate`` ×
-    exit notional), each rounded to 1e-8; the account balance moves by the same.
-    The position is CLOSED when nothing remains. Returns None if the position was
-    already closed. Call inside a transaction.
+    Realized PnL (quote currency) = gross move × amount − exit fee (``fee`` when the
+    exchange reported it, else ``fee_rate`` × exit notional), each rounded to 1e-8; a
+    paper account's balance moves by the same. The position is CLOSED when nothing
+    remains. Returns None if the position was already closed. Call inside a transaction.
     """
     position = await Position.filter(id=position_id).select_for_update().get_or_none()
     if position is None or position.status is PositionStatus.CLOSED:
         return None
     size = position.remaining_amount if amount is None else min(amount,
                                                                 position.remaining_amount)
-    fee = money(price * size * fee_rate)
-    pnl = money(realized_pnl(position.side, position.entry_price, price, size)) - fee
+    exit_fee = money(fee) if fee is not None else money(price * size * fee_rate)
+    pnl = money(realized_pnl(position.side, position.entry_price, price, size)) - exit_fee
     position.remaining_amount -= size
     position.realized_pnl += pnl
-    position.fees += fee
+    position.fees += exit_fee
     position.targets_hit = max(position.targets_hit, target_index)
     position.exit_price = price
     if position.remaining_amount <= 0:
         position.status, position.close_reason = PositionStatus.CLOSED, reason
         position.closed_at = datetime.now(UTC)
     await position.save()
-    account = await PaperAccount.filter(user_id=position.user_id).select_for_update().get()  # type: ignore[attr-defined]
-    account.balance += pnl
-    await account.save(update_fields=["balance"])
+    if position.mode == "paper":
+        account = await PaperAccount.filter(user_id=position.user_id  # type: ignore[attr-defined]
+                                            ).select_for_update().get()
+        account.balance += pnl
+        await account.save(update_fields=["balance"])
     return position

@@ -1,4 +1,4 @@
-"""arq jobs of the signal flow: fan-out, copy-order execution and the outbox sweep.
+"""arq jobs of the signal flow: fan-out and the outbox sweep (copy execution: workers.copy_jobs).
 
 Every job is idempotent: rows are unique per business key, job ids come from business
 ids, and each job re-reads state and skips what is already done.
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import outbox
-from domain.copying import execute_copy_orders as execute_orders
 from domain.fanout import FanOutPlan, fan_out, shards
 from domain.models import (
     CopyOrder,
@@ -74,22 +73,6 @@ async def _enqueue_plan(d: WorkerDeps, plan: FanOutPlan, key: str) -> None:
         await queue.enqueue("deliver_messages", shard, job_id=f"deliver:{key}:{shard[0]}")
     for shard in shards(plan.copy_order_ids, COPY_SHARD):
         await queue.enqueue("execute_copy_orders", shard, job_id=f"copy:{key}:{shard[0]}")
-
-
-async def execute_copy_orders(ctx: dict[str, Any], order_ids: list[int]) -> dict[str, int]:
-    """Paper-fill (or skip, with the reason) a shard of copy orders; notify followers."""
-    d = deps(ctx)
-    if d.services.prices is None:
-        raise RuntimeError("worker has no price source; cannot fill paper orders")
-    results = await execute_orders(order_ids, d.services.prices, d.fill_model)
-    notices = [r.notice_id for r in results if r.notice_id is not None]
-    for shard in shards(notices, DELIVERY_SHARD):
-        await d.services.queue.enqueue("deliver_messages", shard,
-                                       job_id=f"deliver:notice:{shard[0]}")
-    for r in results:
-        await activity(d, "copy", f"copy order #{r.order_id} of user {r.user_id}: "
-                       f"{r.status.value} ({r.reason})", orderId=r.order_id)
-    return {r.status.value: sum(1 for x in results if x.status is r.status) for r in results}
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:

@@ -12,10 +12,17 @@ from arq.worker import func
 from integrations.arq_queue import queue_name
 from integrations.ratelimit import RedisRateLimiter
 from signalhub.bootstrap import Services
+from workers.billing_jobs import BILLING_FUNCTIONS, billing_crons
 from workers.context import WorkerDeps
+from workers.copy_jobs import (
+    execute_copy_orders,
+    on_worker_start,
+    on_worker_stop,
+    reconcile_copy_orders,
+)
 from workers.delivery import deliver_messages
 from workers.discord_jobs import close_discord, post_discord_alerts
-from workers.jobs import execute_copy_orders, fan_out_event, fan_out_signal, sweep_outbox
+from workers.jobs import fan_out_event, fan_out_signal, sweep_outbox
 from workers.monitor import run_monitor
 
 FUNCTIONS = [
@@ -24,6 +31,7 @@ FUNCTIONS = [
     func(deliver_messages, name="deliver_messages", max_tries=5, timeout=600),
     func(execute_copy_orders, name="execute_copy_orders", max_tries=5),
     func(post_discord_alerts, name="post_discord_alerts", max_tries=8, timeout=600),
+    *BILLING_FUNCTIONS,
 ]
 
 
@@ -52,10 +60,12 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
+        await on_worker_start(ctx)
         if monitor and not burst:
             tasks.append(asyncio.create_task(run_monitor(deps), name="position-monitor"))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await on_worker_stop(ctx)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -70,7 +80,10 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
         # arq keys cron jobs by name and time only: the namespace keeps two deployments
         # (or test runs) on one Redis from deduplicating each other's sweeps.
         cron_jobs=[cron(sweep_outbox, name=f"cron:{ns}:sweep_outbox", second={0, 30},
-                        unique=True, run_at_startup=True)],
+                        unique=True, run_at_startup=True),
+                   cron(reconcile_copy_orders, name=f"cron:{ns}:reconcile_copy_orders",
+                        second=set(range(5, 60, 10)), unique=True, run_at_startup=True),
+                   *billing_crons(ns)],
         redis_pool=services.arq, queue_name=queue_name(ns), on_startup=on_startup,
         on_shutdown=on_shutdown, burst=burst, poll_delay=poll_delay, handle_signals=False,
         max_jobs=20, keep_result=600, **overrides,

@@ -59,7 +59,7 @@ async def world(clean_db, settings, redis):  # noqa: ANN001
 
 async def _people() -> tuple[User, list[User]]:
     owner = await users.create_user("rsi-owner", Role.PROVIDER)
-    await create_provider(owner, "flow-test", "Flow test")
+    await create_provider(owner, "flow-test", "Flow test", monthly_price="0")
     subs = [await users.telegram_user(1000 + i, 1000 + i, f"sub{i}") for i in range(3)]
     for sub in subs:
         await subscribe(sub, "flow-test")
@@ -178,7 +178,7 @@ async def test_follower_at_max_open_positions_is_skipped_and_told(world) -> None
     statuses = sorted(o.status.value for o in orders.values())
     assert statuses == ["FILLED", "SKIPPED"]
     skipped = next(o for o in orders.values() if o.status is OrderStatus.SKIPPED)
-    assert skipped.reason == "max open positions reached (1 of 1)"
+    assert skipped.reason == "skipped: max open positions reached (1 of 1)"
     assert await Position.filter(user_id=subs[0].id).count() == 1
     told = [m.text for m in api.sent_messages(1000) if "was not copied" in m.text]
     assert told == [f"Signal #{skipped.signal_id} BTC/USDT was not copied: "

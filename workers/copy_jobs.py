@@ -1,0 +1,288 @@
+"""arq jobs of copy execution: shards of order legs, single-order retries, reconciliation.
+
+- ``execute_copy_orders(order_ids, attempt=0)``: one shard through ``CopyEngine.run``;
+  each order needing a retry is re-enqueued ON ITS OWN (job
+  ``copy:retry:<order id>:<attempt>``, deferred by the engine's back-off), new exit legs
+  of live positions go out as a shard of their own, follower notices are enqueued for
+  delivery and every result is announced as a trade event (``trades:<user id>``).
+- ``reconcile_copy_orders``: cron ``cron:<ns>:reconcile_copy_orders`` every 10 s and at
+  worker start: orders claimed by a worker whose heartbeat is gone (SIGKILL, OOM) or
+  left PENDING/SENDING without a job get a recovery job (SENDING ones are looked up by
+  client order id before any re-send); PLACED/PARTIALLY_FILLED orders are looked up on
+  their exchange and fills, partial fills and exchange-side cancels are applied.
+
+Each worker process has a copy-worker id with a Redis heartbeat
+(``<ns>:copy-worker:<id>``, 3 s TTL renewed every second): the engine's claims are
+tagged with it, so a claim of a dead worker can be taken over and a live one cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.copying import (
+    OPEN_ON_EXCHANGE,
+    WORKING,
+    CopyEngine,
+    Gateways,
+    PaperGateways,
+    Route,
+    ShardResult,
+)
+from domain.errors import DomainError
+from domain.fanout import shards
+from domain.market import Candle
+from domain.models import CopyOrder
+from domain.paper_exchange import match_candle
+from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
+
+log = logging.getLogger(__name__)
+TRADES_TOPIC = "trades:"
+HEARTBEAT_TTL_S = 3
+HEARTBEAT_EVERY_S = 1.0
+STALE_UNCLAIMED_S = 120.0
+
+
+def trades_topic(user_id: int) -> str:
+    """Bus topic of one follower's trade events."""
+    return f"{TRADES_TOPIC}{user_id}"
+
+
+class RedisPaperBook:
+    """``domain.paper_exchange.PaperBook`` in Redis, shared by every process of a namespace.
+
+    Orders: hash ``<ns>:paper:orders`` field ``<account>:<client id>`` -> JSON; resting
+    ones also in set ``<ns>:paper:resting:<symbol>``.
+    """
+
+    def __init__(self, redis: Any, namespace: str) -> None:
+        self.redis, self.prefix = redis, f"{namespace}:paper"
+
+    async def get(self, account: int, client_order_id: str) -> dict[str, Any] | None:
+        """The stored order dict, or None."""
+        raw = await self.redis.hget(f"{self.prefix}:orders", f"{account}:{client_order_id}")
+        return json.loads(raw) if raw else None
+
+    async def put(self, account: int, order: dict[str, Any]) -> None:
+        """Store ``order``; keep the resting index in step with its status."""
+        field = f"{account}:{order['clientOrderId']}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(f"{self.prefix}:orders", field, json.dumps(order))
+        key = f"{self.prefix}:resting:{order['symbol']}"
+        if order["status"] == "open":
+            pipe.sadd(key, field)
+        else:
+            pipe.srem(key, field)
+        await pipe.execute()
+
+    async def resting(self, symbol: str) -> list[tuple[int, dict[str, Any]]]:
+        """(account, order) of every open order of ``symbol``."""
+        fields = [f.decode() if isinstance(f, bytes) else f
+                  for f in await self.redis.smembers(f"{self.prefix}:resting:{symbol}")]
+        if not fields:
+            return []
+        raws = await self.redis.hmget(f"{self.prefix}:orders", fields)
+        out = []
+        for field, raw in zip(fields, raws, strict=True):
+            if raw:
+                order = json.loads(raw)
+                if order["status"] == "open":
+                    out.append((int(field.split(":", 1)[0]), order))
+        return out
+
+
+class CopyRuntime:
+    """Per-process copy-execution state: worker id + heartbeat, engine, gateways."""
+
+    def __init__(self, d: WorkerDeps, gateways: Gateways | None = None) -> None:
+        services = d.services
+        self.namespace = services.settings.signalhub_namespace
+        self.redis = services.redis
+        self.worker_id = uuid.uuid4().hex[:12]
+        if services.prices is None:
+            raise RuntimeError("worker has no price source; cannot execute copy orders")
+        self.book = RedisPaperBook(services.redis, self.namespace)
+        live = services.extras.get("copy_gateways")
+        self.gateways: Gateways = gateways or live or PaperGateways(
+            services.prices, self.book, d.fill_model)
+        self.engine = CopyEngine(services.prices, self.gateways, fill_model=d.fill_model,
+                                 claimer=self.worker_id, alive=self.alive)
+        self._beat: asyncio.Task[None] | None = None
+
+    def heartbeat_key(self, worker_id: str) -> str:
+        return f"{self.namespace}:copy-worker:{worker_id}"
+
+    async def start(self) -> None:
+        """Write the first heartbeat and keep renewing it."""
+        await self.redis.set(self.heartbeat_key(self.worker_id), "1", ex=HEARTBEAT_TTL_S)
+        if self._beat is None:
+            self._beat = asyncio.create_task(self._renew(), name="copy-heartbeat")
+
+    async def stop(self) -> None:
+        """Stop the heartbeat and delete it (claims of this worker become takeable)."""
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._beat
+            self._beat = None
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self.heartbeat_key(self.worker_id))
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            with contextlib.suppress(Exception):
+                await self.redis.set(self.heartbeat_key(self.worker_id), "1",
+                                     ex=HEARTBEAT_TTL_S)
+
+    async def alive(self, owners: set[str]) -> set[str]:
+        """Which of ``owners`` (copy-worker ids) have a heartbeat; this worker always."""
+        others = sorted(o for o in owners if o != self.worker_id)
+        found = {self.worker_id}
+        if others:
+            values = await self.redis.mget([self.heartbeat_key(o) for o in others])
+            found |= {o for o, v in zip(others, values, strict=True) if v is not None}
+        return found
+
+
+def runtime(ctx: dict[str, Any]) -> CopyRuntime:
+    """This process's ``CopyRuntime`` (created on first use)."""
+    if "copy_runtime" not in ctx:
+        ctx["copy_runtime"] = CopyRuntime(deps(ctx))
+        deps(ctx).services.extras["copy_runtime"] = ctx["copy_runtime"]
+    return ctx["copy_runtime"]  # type: ignore[no-any-return]
+
+
+async def on_worker_start(ctx: dict[str, Any]) -> None:
+    """arq ``on_startup`` part: start the heartbeat (reconciliation runs as a startup cron)."""
+    if deps(ctx).services.prices is not None:
+        await runtime(ctx).start()
+
+
+async def on_worker_stop(ctx: dict[str, Any]) -> None:
+    """arq ``on_shutdown`` part: stop the heartbeat."""
+    rt = ctx.get("copy_runtime")
+    if rt is not None:
+        await rt.stop()
+
+
+async def execute_copy_orders(ctx: dict[str, Any], order_ids: list[int],
+                              attempt: int = 0) -> dict[str, int]:
+    """Execute a shard of copy-order legs (paper or live); see the module doc.
+
+    Returns counts per final status of this run (``retry`` for re-enqueued orders).
+    """
+    d = deps(ctx)
+    rt = runtime(ctx)
+    if rt._beat is None:
+        await rt.start()
+    result = await rt.engine.run(order_ids)
+    await after_shard(d, result)
+    counts: dict[str, int] = {}
+    for r in result.results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    if result.retries:
+        counts["retry"] = len(result.retries)
+    return counts
+
+
+async def after_shard(d: WorkerDeps, result: ShardResult) -> None:
+    """Enqueue retries, exit legs and notices of a shard; announce its trade events."""
+    queue = d.services.queue
+    for retry in result.retries:
+        await queue.enqueue("execute_copy_orders", [retry.order_id], retry.attempt,
+                            job_id=f"copy:retry:{retry.order_id}:{retry.attempt}",
+                            defer_by=retry.delay_s)
+    for shard in shards(result.exit_order_ids, COPY_SHARD):
+        await queue.enqueue("execute_copy_orders", shard, job_id=f"copy:exits:{shard[0]}")
+    for shard in shards(result.notice_ids, DELIVERY_SHARD):
+        await queue.enqueue("deliver_messages", shard, job_id=f"deliver:notice:{shard[0]}")
+    await publish_trade_events(d, result.events)
+    for r in result.results:
+        leg = "" if r.leg == "entry" else f" ({r.leg})"
+        await activity(d, "copy", f"copy order #{r.order_id}{leg} of user {r.user_id}: "
+                       f"{r.status.value} ({r.reason})", orderId=r.order_id)
+
+
+async def publish_trade_events(d: WorkerDeps, events: list[dict[str, Any]]) -> None:
+    """Publish each trade event on its follower's topic; best effort."""
+    for event in events:
+        try:
+            await d.services.bus.publish(trades_topic(event["userId"]), event)
+        except Exception:  # noqa: BLE001 - live views are best effort
+            log.debug("trade event not published", exc_info=True)
+
+
+async def reconcile_copy_orders(ctx: dict[str, Any]) -> dict[str, int]:
+    """Recover orders of dead workers and apply exchange-side changes (module doc).
+
+    Returns ``{"recovered": jobs enqueued, "updated": open orders whose state changed}``.
+    """
+    d = deps(ctx)
+    if d.services.prices is None:
+        return {"recovered": 0, "updated": 0}
+    rt = runtime(ctx)
+    recovered = await _recover(d, rt, ctx.get("stale_unclaimed_s", STALE_UNCLAIMED_S))
+    updated = await _refresh_open(d, rt)
+    return {"recovered": recovered, "updated": updated}
+
+
+async def _recover(d: WorkerDeps, rt: CopyRuntime, stale_s: float) -> int:
+    rows = await CopyOrder.filter(status__in=WORKING).order_by("id").limit(20_000).values(
+        "id", "claimed_by", "updated_at")
+    owners = {r["claimed_by"].split(":")[0] for r in rows if r["claimed_by"]}
+    alive = await rt.alive(owners)
+    cutoff = datetime.now(UTC) - timedelta(seconds=stale_s)
+    ids = [r["id"] for r in rows
+           if (r["claimed_by"] and r["claimed_by"].split(":")[0] not in alive)
+           or (not r["claimed_by"] and r["updated_at"] <= cutoff)]
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    new = 0
+    for shard in shards(ids, COPY_SHARD):
+        new += await d.services.queue.enqueue(
+            "execute_copy_orders", shard, job_id=f"copy:recover:{rt.worker_id}:{stamp}:{shard[0]}")
+    return new
+
+
+async def _refresh_open(d: WorkerDeps, rt: CopyRuntime) -> int:
+    orders = await CopyOrder.filter(status__in=OPEN_ON_EXCHANGE).select_related(
+        "signal", "user").order_by("id").limit(500)
+    pairs = []
+    for order in orders:
+        route = Route(mode=order.mode, exchange=order.exchange,
+                      account_id=order.exchange_account_id, live_confirmed=True)
+        try:
+            gateway = await rt.gateways.gateway(order.user_id, route)  # type: ignore[attr-defined]
+            ack = await gateway.fetch_order_by_client_id(order.symbol, order.client_order_id)
+        except DomainError as exc:
+            log.info("reconcile: order %s not looked up: %s", order.id, exc.message)
+            continue
+        if ack is None or (ack.status == "open" and ack.filled == (order.filled or 0)):
+            continue
+        pairs.append((order, ack))
+    result = await rt.engine.apply_acks(pairs)
+    await after_shard(d, result)
+    return len(pairs)
+
+
+async def fill_resting_paper_orders(d: WorkerDeps, candle: Candle) -> int:
+    """Fill the resting paper orders (limit entries) ``candle`` crosses and apply the
+    fills like exchange fills. Returns how many filled."""
+    rt = d.services.extras.get("copy_runtime")
+    if rt is None:
+        return 0
+    acks = await match_candle(rt.book, candle, d.fill_model)
+    if not acks:
+        return 0
+    by_id = {ack.client_order_id: ack for _, ack in acks}
+    orders = await CopyOrder.filter(client_order_id__in=list(by_id),
+                                    status__in=OPEN_ON_EXCHANGE).select_related("signal", "user")
+    result = await rt.engine.apply_acks([(o, by_id[o.client_order_id]) for o in orders])
+    await after_shard(d, result)
+    return len(orders)
