@@ -10,6 +10,7 @@ the intents still PENDING.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.errors import NotFound
 from domain.models import (
@@ -19,10 +20,11 @@ from domain.models import (
     OrderStatus,
     SignalEvent,
     Subscription,
-    SubscriptionStatus,
 )
+from domain.subscriptions import entitled_q
 
 CHANNEL_TELEGRAM = "telegram"
+CHANNEL_DISCORD = "discord"
 
 
 @dataclass
@@ -44,25 +46,31 @@ def client_order_id(signal_id: int, user_id: int, leg: str) -> str:
     return f"sh-{signal_id}-{user_id}-{leg}"[:36]
 
 
-async def fan_out(event_id: int) -> FanOutPlan:
+async def fan_out(event_id: int, now: datetime | None = None) -> FanOutPlan:
     """Create the delivery rows (and, for PUBLISHED, the copy-order intents) of an event.
 
-    Subscribers: ACTIVE subscriptions of the signal's provider whose user has a
-    reachable Telegram chat. Followers: those subscribers with copy trading enabled.
+    Subscribers: subscriptions of the signal's provider entitled at ``now`` (default:
+    the current time; ``domain.subscriptions.entitled_q``) whose user has a reachable
+    Telegram chat. Followers: those subscribers with copy trading enabled.
+    Users with a linked Discord account get a ``discord`` delivery (a DM) as well.
     Idempotent. Raises ``NotFound`` for an unknown event.
     """
     event = await SignalEvent.get_or_none(id=event_id).select_related("signal")
     if event is None:
         raise NotFound(f"no signal event {event_id}")
     subs = await Subscription.filter(
+        entitled_q(now),  # ACTIVE, TRIALING, PAST_DUE in grace, paid-up CANCELLED
         provider_id=event.signal.provider_id,  # type: ignore[attr-defined]
-        status=SubscriptionStatus.ACTIVE,
     ).values("user_id", "user__telegram_chat_id", "user__telegram_reachable",
-             "copy_settings__enabled")
+             "user__discord_user_id", "copy_settings__enabled")
     await Delivery.bulk_create([
         Delivery(key=delivery_key(event.id, s["user_id"]), user_id=s["user_id"],
                  event_id=event.id, channel=CHANNEL_TELEGRAM)
         for s in subs if s["user__telegram_chat_id"] and s["user__telegram_reachable"]
+    ] + [  # users with a linked Discord account also get the event as a Discord DM
+        Delivery(key=delivery_key(event.id, s["user_id"], CHANNEL_DISCORD),
+                 user_id=s["user_id"], event_id=event.id, channel=CHANNEL_DISCORD)
+        for s in subs if s["user__discord_user_id"]
     ], ignore_conflicts=True)
     plan = FanOutPlan(event.id)
     plan.delivery_ids = await Delivery.filter(event_id=event.id).order_by("id").values_list(

@@ -21,6 +21,7 @@ from tortoise import connections
 
 from graphql_api.schema import build_schema
 from graphql_api.transport import GraphQLView
+from graphql_api.webhooks import billing_routes
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import Settings
 
@@ -51,7 +52,8 @@ def _app(lifespan: Any) -> Starlette:
     schema = build_schema()
     view = GraphQLView(schema)
     app = Starlette(routes=[Route("/graphql", view), WebSocketRoute("/graphql", view),
-                            Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+                            Route("/healthz", healthz, methods=["GET"]),
+                            *billing_routes()], lifespan=lifespan)
     app.state.schema = schema
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import ValidationError, field_validator
@@ -29,6 +30,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://./var/signalhub.sqlite3"
     redis_url: str | None = None
     signalhub_secret_key: str | None = None
+    signalhub_old_secret_keys: str = ""
+    """Earlier SIGNALHUB_SECRET_KEY values (comma-separated, 64 hex each) that can still
+    decrypt exchange credentials until ``signalhub keys rotate`` re-encrypts them."""
+    exchange_markets_offline: bool = False
+    """Use only the shipped markets snapshots (signalhub/data/markets), never load_markets."""
+    exchange_timeout_ms: int = 10_000
+    """ccxt request timeout per exchange call, milliseconds (100-120000)."""
+    exchange_account_rate: float = 10.0
+    """Exchange requests per second per account, shared by every worker (Redis)."""
+    exchange_rate: float = 100.0
+    """Exchange requests per second per exchange id across all accounts (Redis)."""
     telegram_bot_token: str | None = None
     telegram_api_base: str | None = None
     discord_bot_token: str | None = None
@@ -40,6 +52,34 @@ class Settings(BaseSettings):
     replay_speed: float = 7200.0
     signalhub_namespace: str = "signalhub"
     var_dir: Path = Path("./var")
+    # Billing (Stripe). Without STRIPE_SECRET_KEY priced providers cannot be subscribed to.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    platform_fee_pct: Decimal = Decimal("30")
+    public_base_url: str = "http://127.0.0.1:8000"
+    grace_period_days: float = 3.0
+
+    @field_validator("stripe_api_base", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else None
+
+    @field_validator("platform_fee_pct")
+    @classmethod
+    def _fee_pct(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value < Decimal(100):
+            raise ValueError("must be a percent from 0 to below 100 (30 = 30%)")
+        return value
+
+    @field_validator("grace_period_days")
+    @classmethod
+    def _grace(cls, value: float) -> float:
+        if not 0 <= value <= 60:
+            raise ValueError("must be 0 to 60 days")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +101,28 @@ class Settings(BaseSettings):
         if value and not HEX64.match(value):
             raise ValueError("must be 32 bytes written as 64 hex characters")
         return value or None
+
+    @field_validator("signalhub_old_secret_keys")
+    @classmethod
+    def _old_secret_keys(cls, value: str) -> str:
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        if any(not HEX64.match(k) for k in keys):
+            raise ValueError("must be comma-separated keys of 64 hex characters each")
+        return ",".join(keys)
+
+    @field_validator("exchange_timeout_ms")
+    @classmethod
+    def _exchange_timeout(cls, value: int) -> int:
+        if not 100 <= value <= 120_000:
+            raise ValueError("must be 100 to 120000 milliseconds")
+        return value
+
+    @field_validator("exchange_account_rate", "exchange_rate")
+    @classmethod
+    def _exchange_rates(cls, value: float) -> float:
+        if not 0 < value <= 10_000:
+            raise ValueError("must be a positive number of requests per second (at most 10000)")
+        return value
 
     @field_validator("discord_api_base")
     @classmethod

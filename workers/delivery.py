@@ -18,10 +18,13 @@ from typing import Any
 from domain.errors import PermanentError, RecipientUnreachable, RetryableError
 from domain.events import event_message
 from domain.models import Delivery, DeliveryStatus, SignalEvent, SignalState, User
+from domain.subscriptions import is_entitled
 from integrations.telegram_format import render_event, render_notice
 from workers.context import WorkerDeps, activity, deps
+from workers.discord_jobs import CHANNEL_DISCORD, deliver_discord
 
 log = logging.getLogger(__name__)
+LAPSED = "not sent: the subscription lapsed before delivery (not entitled at send time)"
 CLAIM_S = 300  # a crashed sender's claim expires; the row stays PENDING and is re-sent
 
 
@@ -29,9 +32,6 @@ async def deliver_messages(ctx: dict[str, Any], delivery_ids: list[int]) -> dict
     """Send each PENDING delivery of ``delivery_ids``; returns counts by final status."""
     d = deps(ctx)
     counts: dict[str, int] = {}
-    if d.sender is None:
-        log.info("no Telegram token: %d deliveries stay pending", len(delivery_ids))
-        return {"pending": len(delivery_ids)}
     rendered: dict[int, str] = {}
     for delivery_id in delivery_ids:
         status = await _deliver_one(d, delivery_id, rendered)
@@ -53,12 +53,29 @@ async def _deliver_claimed(d: WorkerDeps, delivery_id: int, rendered: dict[int, 
     delivery = await Delivery.get_or_none(id=delivery_id).select_related("user")
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         return "skipped"
+    if not await _still_entitled(delivery):  # lapsed between publish and delivery
+        await _finish(delivery, DeliveryStatus.FAILED, LAPSED)
+        return "lapsed"
+    if delivery.channel == CHANNEL_DISCORD:
+        return await deliver_discord(d, delivery)
+    if d.sender is None:
+        return "pending"  # no Telegram token: the row stays PENDING
     user = delivery.user
     if not user.telegram_chat_id or not user.telegram_reachable:
         await _finish(delivery, DeliveryStatus.UNREACHABLE, "user unreachable")
         return DeliveryStatus.UNREACHABLE.value
     html = await _html(delivery, rendered)
     return await _send_with_retries(d, delivery, user, html)
+
+
+async def _still_entitled(delivery: Delivery) -> bool:
+    """Signal deliveries need an entitled subscription at send time; notices do not."""
+    if delivery.event_id is None:  # type: ignore[attr-defined]
+        return True
+    provider_ids = await SignalEvent.filter(id=delivery.event_id).values_list(  # type: ignore[attr-defined]
+        "signal__provider_id", flat=True)
+    return bool(provider_ids) and await is_entitled(
+        delivery.user_id, int(provider_ids[0]))  # type: ignore[attr-defined]
 
 
 async def _send_with_retries(d: WorkerDeps, delivery: Delivery, user: User, html: str) -> str:

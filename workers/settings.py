@@ -15,6 +15,7 @@ from signalhub.bootstrap import Services
 from workers.billing_jobs import BILLING_FUNCTIONS, billing_crons
 from workers.context import WorkerDeps
 from workers.copy_jobs import (
+    apply_provider_event,
     execute_copy_orders,
     on_worker_start,
     on_worker_stop,
@@ -30,6 +31,7 @@ FUNCTIONS = [
     func(fan_out_event, name="fan_out_event", max_tries=5),
     func(deliver_messages, name="deliver_messages", max_tries=5, timeout=600),
     func(execute_copy_orders, name="execute_copy_orders", max_tries=5),
+    func(apply_provider_event, name="apply_provider_event", max_tries=5),
     func(post_discord_alerts, name="post_discord_alerts", max_tries=8, timeout=600),
     *BILLING_FUNCTIONS,
 ]

@@ -79,7 +79,7 @@ async def _burst(services, sender) -> None:  # noqa: ANN001
 async def test_publish_reaches_everyone_and_the_copy_closes_at_target(world) -> None:  # noqa: ANN001
     services, api, sender, url = world
     owner = await users.create_user("provider", Role.PROVIDER)
-    await create_provider(owner, "e2e", "End to end")
+    await create_provider(owner, "e2e", "End to end", monthly_price="0")
     subs: list[User] = []
     for i in range(3):
         sub = await users.telegram_user(2000 + i, 2000 + i, f"s{i}")

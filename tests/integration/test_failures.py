@@ -133,7 +133,7 @@ async def own_redis_world(clean_db, settings):  # noqa: ANN001
 async def _people() -> tuple[User, list[User]]:
     """A provider owner and three Telegram subscribers (chats ``CHATS``), no copy trading."""
     owner = await users.create_user("fail-owner", Role.PROVIDER)
-    await create_provider(owner, SLUG, "Failure test")
+    await create_provider(owner, SLUG, "Failure test", monthly_price="0")
     subs = [await users.telegram_user(chat, chat, f"sub{chat}") for chat in CHATS]
     for sub in subs:
         await subscribe(sub, SLUG)
@@ -178,7 +178,8 @@ async def test_rejected_signals_store_and_enqueue_nothing(world, redis) -> None:
     services, api, sender = world
     owner, _ = await _people()
     stranger = await users.create_user("other-owner", Role.PROVIDER)
-    await create_provider(stranger, "other-desk", "Someone else's desk")
+    await create_provider(stranger, "other-desk", "Someone else's desk",
+                          monthly_price="0")
 
     with pytest.raises(InvalidSignal) as invalid:
         await publish_signal(owner, SLUG, make_draft(  # raises before publish_signal runs

@@ -89,7 +89,8 @@ async def user_with_token(name: str, role: str = "user") -> tuple[models.User, s
 
 async def provider_of(api: Api, slug: str = "btc-swing") -> tuple[models.User, str]:
     owner, token = await user_with_token(f"owner of {slug}", "provider")
-    result = await api.data(CREATE_PROVIDER, {"input": {"slug": slug, "name": slug.title()}},
+    result = await api.data(CREATE_PROVIDER, {"input": {"slug": slug, "name": slug.title(),
+                                                        "monthlyPrice": "0"}},
                             token)
     assert result["createProvider"]["__typename"] == "Provider"
     return owner, token

@@ -125,10 +125,11 @@ def buttons(sent: SentMessage) -> list[dict[str, Any]]:
 
 
 async def make_provider(slug: str = SLUG, name: str = "RSI Demo",
-                        owner: User | None = None) -> tuple[User, Provider]:
+                        owner: User | None = None, price: str = "0") -> tuple[User, Provider]:
     owner = owner or await create_user("Desk", role="provider")
     provider = await create_provider(owner, slug, name,
-                                     description="RSI(14) crosses on 1h candles.")
+                                     description="RSI(14) crosses on 1h candles.",
+                                     monthly_price=price)
     return owner, provider
 
 
@@ -173,7 +174,7 @@ async def test_startup_deletes_the_webhook_and_publishes_the_command_menu(
 
 async def test_start_deep_link_shows_the_provider_card(
         api: FakeTelegramApi, bot: Services) -> None:
-    await make_provider()
+    await make_provider(price="3.00")
 
     sent = await ask(api, f"/start {SLUG}")
 
@@ -214,12 +215,12 @@ async def test_in_groups_only_commands_are_answered(api: FakeTelegramApi, bot: S
 async def test_providers_lists_providers_and_the_button_subscribes(
         api: FakeTelegramApi, bot: Services) -> None:
     owner, _ = await make_provider(name="RSI <Demo> & Co")
-    await make_provider("trend-follow", "Trend Follow", owner)
+    await make_provider("trend-follow", "Trend Follow", owner, price="3.00")
 
     listing = await ask(api, "/providers")
 
-    assert "RSI <Demo> & Co · rsi-demo · $3.00/month" in plain(listing)
-    assert "Trend Follow · trend-follow" in plain(listing)
+    assert "RSI <Demo> & Co · rsi-demo · free" in plain(listing)
+    assert "Trend Follow · trend-follow · $3.00/month" in plain(listing)
     data = [b["callback_data"] for b in buttons(listing)]
     assert data == [SubscribeCallback(slug=SLUG).pack(),
                     SubscribeCallback(slug="trend-follow").pack()]
