@@ -1,9 +1,10 @@
 """Discord work of the worker: channel alerts (job ``post_discord_alerts``) and DM deliveries.
 
 ``post_discord_alerts(event_id)`` is enqueued by the fan-out of every signal event
-(job id ``discord:ev<event id>``). For PUBLISHED it posts the signal's embed in every
-enabled alert channel of the provider and records the message id; for later events it
-edits that message in place. The embed always shows the signal after its latest
+whose provider has an enabled alert (``enqueue_alerts``, job id ``discord:ev<event
+id>``). For PUBLISHED it posts the signal's embed in every enabled alert channel of
+the provider and records the message id; for later events it edits that message in
+place. The embed always shows the signal after its latest
 event, so edits may run late or twice without showing a stale status.
 
 ``deliver_discord`` sends one Delivery row of channel ``discord`` as a DM to the
@@ -56,6 +57,18 @@ OWNED_KEY = "discord_rest_owned"
 def job_id(event_id: int) -> str:
     """Deterministic arq job id of ``post_discord_alerts`` for one event."""
     return f"discord:ev{event_id}"
+
+
+async def enqueue_alerts(d: WorkerDeps, event_id: int) -> bool:
+    """Enqueue ``post_discord_alerts(event_id)`` if the signal's provider has an alert.
+
+    One indexed query instead of a job per event for the providers (most) without
+    alerts. Returns True when newly enqueued (the job id makes a repeat a no-op).
+    """
+    if not await DiscordAlert.exists(enabled=True, provider__signals__events__id=event_id):
+        return False
+    return await d.services.queue.enqueue("post_discord_alerts", event_id,
+                                          job_id=job_id(event_id))
 
 
 async def discord_rest(d: WorkerDeps) -> DiscordRest | None:

@@ -22,6 +22,7 @@ from domain.models import (
 )
 from domain.monitor import close_positions_for_event
 from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
+from workers.discord_jobs import enqueue_alerts
 
 log = logging.getLogger(__name__)
 SWEEP_AFTER_S = 10.0
@@ -38,7 +39,7 @@ async def fan_out_signal(ctx: dict[str, Any], signal_id: int) -> dict[str, int]:
     event = await SignalEvent.get(signal_id=signal_id, kind=EventKind.PUBLISHED)
     plan = await fan_out(event.id)
     await _enqueue_plan(d, plan, f"sig{signal_id}")
-    await d.services.queue.enqueue("post_discord_alerts", event.id, job_id=f"discord:ev{event.id}")
+    await enqueue_alerts(d, event.id)
     await outbox.mark_processed("signal.published", signal_id)
     await activity(d, "fanout", f"signal #{signal_id} fanned out to "
                    f"{len(plan.delivery_ids)} Telegram subscribers and "
@@ -62,7 +63,7 @@ async def fan_out_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
                            f"{position.realized_pnl:.2f} USDT", positionId=position.id)
     plan = await fan_out(event_id)
     await _enqueue_plan(d, plan, f"ev{event_id}")
-    await d.services.queue.enqueue("post_discord_alerts", event_id, job_id=f"discord:ev{event_id}")
+    await enqueue_alerts(d, event_id)
     await outbox.mark_processed("signal.event", event_id)
     return {"deliveries": len(plan.delivery_ids)}
 

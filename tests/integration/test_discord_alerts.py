@@ -13,12 +13,14 @@ import pytest
 from discord.http import Route
 
 from domain import alerts, users
+from domain.discord_accounts import discord_account
 from domain.discord_models import DiscordAlert, DiscordAlertMessage
 from domain.errors import PermanentError
-from domain.models import Role, User
+from domain.models import Delivery, DeliveryStatus, Role, User
 from domain.providers import create_provider
 from domain.publishing import close_signal, publish_signal
 from domain.signals import make_draft
+from domain.subscriptions import subscribe
 from integrations.discord_rest import DiscordRest
 from integrations.prices import ReplayPriceSource
 from integrations.ratelimit import RedisRateLimiter
@@ -26,6 +28,7 @@ from signalhub.bootstrap import bootstrap, shutdown
 from tests.fakes.discord_api import FakeDiscordApi
 from tests.support.setups import BTC_1H, btc_candles, winning_buy
 from workers.context import WorkerDeps
+from workers.jobs import fan_out_signal
 from workers.monitor import process_candle
 from workers.settings import make_worker
 
@@ -251,3 +254,35 @@ async def test_a_wrong_bot_token_is_a_permanent_error(world) -> None:  # noqa: A
     with pytest.raises(PermanentError, match="DISCORD_BOT_TOKEN"):
         await rest.start()
     await rest.aclose()
+
+
+async def test_linked_subscribers_get_signals_as_discord_dms(world) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    fan, closed_dms = 920000000000000001, 920000000000000002
+    for discord_id in (fan, closed_dms):
+        await subscribe(await discord_account(discord_id, f"fan {discord_id}"), "free-alerts")
+    api.refuse_dms(closed_dms)
+    signal = await publish_signal(owner, "free-alerts", _draft(leverage=3), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    await _run_worker(services)
+
+    [dm] = api.dms_to(fan)
+    assert dm["content"] == f"📣 New signal from Free Alerts · #{signal.seq} BTC/USDT"
+    [embed] = dm["embeds"]
+    assert embed["title"] == f"🟢 BUY BTC/USDT · #{signal.seq}"
+    assert _fields(embed)["Leverage"] == "3x"
+    rows = {d.user_id: d for d in await Delivery.filter(channel="discord")}
+    fan_user = await User.get(discord_user_id=fan)
+    closed_user = await User.get(discord_user_id=closed_dms)
+    assert rows[fan_user.id].status is DeliveryStatus.SENT
+    assert rows[closed_user.id].status is DeliveryStatus.UNREACHABLE
+    assert "code 50007" in rows[closed_user.id].error
+
+    await close_signal(owner, signal.id, "", services.queue, services.bus)
+    await _run_worker(services)
+    ctx = {"deps": WorkerDeps(services, None, None)}
+    await fan_out_signal(ctx, signal.id)  # the fan-out again, e.g. after a crash
+    await _run_worker(services)
+    dms = api.dms_to(fan)
+    assert len(dms) == 2 and dms[1]["content"].startswith("🔒 **Closed by provider**")
