@@ -10,13 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from arq import Retry
 from discord.http import Route
 
 from domain import alerts, users
 from domain.discord_accounts import discord_account
 from domain.discord_models import DiscordAlert, DiscordAlertMessage
-from domain.errors import PermanentError
-from domain.models import Delivery, DeliveryStatus, Role, User
+from domain.errors import PermanentError, RetryableError
+from domain.models import Delivery, DeliveryStatus, Role, SignalEvent, User
 from domain.providers import create_provider
 from domain.publishing import close_signal, publish_signal
 from domain.signals import make_draft
@@ -28,6 +29,7 @@ from signalhub.bootstrap import bootstrap, shutdown
 from tests.fakes.discord_api import FakeDiscordApi
 from tests.support.setups import BTC_1H, btc_candles, winning_buy
 from workers.context import WorkerDeps
+from workers.discord_jobs import post_discord_alerts
 from workers.jobs import fan_out_signal
 from workers.monitor import process_candle
 from workers.settings import make_worker
@@ -203,9 +205,6 @@ async def test_job_run_twice_posts_once(world) -> None:  # noqa: ANN001
     signal = await publish_signal(owner, "free-alerts", _draft(), services.queue,
                                   services.bus, market_ts=services.prices.now_ms())
     await _run_worker(services)
-    from domain.models import SignalEvent
-    from workers.discord_jobs import post_discord_alerts
-
     event = await SignalEvent.get(signal_id=signal.id, kind="PUBLISHED")
     result = await post_discord_alerts({"deps": WorkerDeps(services, None, None)}, event.id)
     assert result == {"skipped": 1}
@@ -286,3 +285,26 @@ async def test_linked_subscribers_get_signals_as_discord_dms(world) -> None:  # 
     await _run_worker(services)
     dms = api.dms_to(fan)
     assert len(dms) == 2 and dms[1]["content"].startswith("🔒 **Closed by provider**")
+
+
+async def test_a_429_longer_than_the_limit_becomes_a_retry_with_discords_wait(world) -> None:  # noqa: ANN001
+    services, api = world
+    rest: DiscordRest = services.extras["discord_rest"]
+    api.fail_next("create_message", 429, retry_after=120.0)
+    with pytest.raises(RetryableError) as caught:
+        await rest.send_embed(CHANNEL, {"title": "x", "description": "y"})
+    assert caught.value.retry_after == 120.0
+    assert [c.status for c in api.calls_to("create_message")] == [429]  # not slept on
+
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    signal = await publish_signal(owner, "free-alerts", _draft(), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    api.fail_next("create_message", 429, retry_after=120.0)
+    event = await SignalEvent.get(signal_id=signal.id, kind="PUBLISHED")
+    with pytest.raises(Retry) as retry:
+        await post_discord_alerts({"deps": WorkerDeps(services, None, None), "job_try": 1},
+                                  event.id)
+    assert retry.value.defer_score == 120_000  # arq defers the job by Discord's wait (ms)
+    assert not await DiscordAlertMessage.exists(signal_id=signal.id)
