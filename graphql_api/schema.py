@@ -8,12 +8,12 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from graphql_api.errors import is_expected
+from graphql_api.exchange import ExchangeMutation, ExchangeQuery
 from graphql_api.grouping import GroupedSchema
-from strawberry.tools import merge_types
-
 from graphql_api.mutations import Mutation as CoreMutation
 from graphql_api.queries import Query as CoreQuery
 from graphql_api.subscriptions import Subscription as CoreSubscription
@@ -21,8 +21,8 @@ from graphql_api.types import SCALARS
 
 # Each feature module contributes its own root classes; they are merged into one root.
 # Register a new feature's classes here (one line each), nowhere else.
-QUERY_PARTS: tuple[type, ...] = (CoreQuery,)
-MUTATION_PARTS: tuple[type, ...] = (CoreMutation,)
+QUERY_PARTS: tuple[type, ...] = (CoreQuery, ExchangeQuery)
+MUTATION_PARTS: tuple[type, ...] = (CoreMutation, ExchangeMutation)
 SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
 
 GROUPED_FIELDS = ("signalEvents",)

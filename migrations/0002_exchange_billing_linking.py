@@ -1,5 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from domain.exchange_models import AccountStatus, MarketType, TradingMode
 from domain.linking_models import Platform, PostStatus, SourceMode
 from domain.models import EventKind, OrderStatus, SubscriptionStatus
 from orjson import loads
@@ -79,6 +80,60 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'discord_alert_messages', 'app': 'models', 'unique_together': (('alert', 'signal'),), 'pk_attr': 'id', 'table_description': 'The Discord message that shows one signal in one alert channel (edited in place).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DiscordRole',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('guild_id', fields.BigIntField()),
+                ('role_id', fields.BigIntField()),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='discord_roles', on_delete=OnDelete.CASCADE)),
+                ('created_by', fields.BigIntField()),
+                ('enabled', fields.BooleanField(default=True)),
+                ('disabled_reason', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'discord_roles', 'app': 'models', 'unique_together': (('guild_id', 'provider'),), 'pk_attr': 'id', 'table_description': "A server role given to one provider's entitled subscribers with a linked Discord."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DiscordRoleGrant',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('role', fields.ForeignKeyField('models.DiscordRole', source_field='role_id', db_constraint=True, to_field='id', related_name='grants', on_delete=OnDelete.CASCADE)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='discord_role_grants', on_delete=OnDelete.CASCADE)),
+                ('discord_user_id', fields.BigIntField()),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'discord_role_grants', 'app': 'models', 'unique_together': (('role', 'user'),), 'pk_attr': 'id', 'table_description': 'A role SignalHub gave one member, so that it knows what to take back.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ExchangeAccount',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='exchange_accounts', on_delete=OnDelete.CASCADE)),
+                ('exchange_id', fields.CharField(max_length=32)),
+                ('market_type', fields.CharEnumField(default=MarketType.SPOT, description='SPOT: spot\nLINEAR: linear', enum_type=MarketType, max_length=8)),
+                ('testnet', fields.BooleanField(default=False)),
+                ('api_base_url', fields.CharField(null=True, max_length=255)),
+                ('label', fields.CharField(default='main', max_length=32)),
+                ('mode', fields.CharEnumField(default=TradingMode.PAPER, description='PAPER: paper\nLIVE: live', enum_type=TradingMode, max_length=8)),
+                ('live_confirmed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('api_key_hint', fields.CharField(default='', max_length=8)),
+                ('credentials_ciphertext', fields.BinaryField()),
+                ('credentials_nonce', fields.BinaryField()),
+                ('credentials_key_id', fields.CharField(db_index=True, max_length=8)),
+                ('withdrawal_enabled', fields.BooleanField(null=True)),
+                ('status', fields.CharEnumField(default=AccountStatus.ACTIVE, description='ACTIVE: active\nDISABLED: disabled', enum_type=AccountStatus, max_length=16)),
+                ('status_reason', fields.TextField(default='', unique=False)),
+                ('validated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'exchange_accounts', 'app': 'models', 'pk_attr': 'id', 'table_description': "A follower's exchange account. Credentials are stored only as AES-256-GCM ciphertext."},
             bases=['Model'],
         ),
         ops.CreateModel(

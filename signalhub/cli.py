@@ -1,5 +1,5 @@
 """The ``signalhub`` command: migrate, api, worker, bot telegram|discord, run, demo, parse,
-users create."""
+users create, keys rotate."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", choices=["user", "provider", "admin"], default="user")
     create.set_defaults(func=cmd_users_create)
+    keys = sub.add_parser("keys", help="secret keys").add_subparsers(required=True,
+                                                                    metavar="action")
+    keys.add_parser("rotate", help="re-encrypt every exchange credential under "
+                                   "SIGNALHUB_SECRET_KEY").set_defaults(func=cmd_keys_rotate)
     return parser
 
 
@@ -135,6 +139,33 @@ async def cmd_parse(settings: Settings, args: argparse.Namespace) -> None:
     from signalhub.parse_cmd import parse_to_json
 
     print(parse_to_json(sys.stdin.read()))
+
+
+async def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> None:
+    """Re-encrypt every exchange account's credentials under SIGNALHUB_SECRET_KEY.
+
+    Old keys come from SIGNALHUB_OLD_SECRET_KEYS. Prints the counts; exits 1 when a row
+    could not be decrypted (it is left unchanged; fix the keys and run it again).
+    """
+    from integrations.secrets import SecretBox, SecretError, rotate_all
+    from signalhub.db import close_db, init_db
+
+    try:
+        box = SecretBox.from_settings(require(settings, "SIGNALHUB_SECRET_KEY"),
+                                      settings.signalhub_old_secret_keys)
+    except SecretError as exc:
+        raise SettingsError(f"setting SIGNALHUB_SECRET_KEY: {exc}") from None
+    await init_db(settings.database_url)
+    try:
+        report = await rotate_all(box)
+    finally:
+        await close_db()
+    print(f"key {box.current_key_id}: {report.rotated} re-encrypted, {report.current} "
+          f"already current, {report.empty} without credentials, {len(report.failed)} failed")
+    for account_id, reason in report.failed:
+        print(f"  exchange account #{account_id}: {reason}", file=sys.stderr)
+    if report.failed:
+        raise SystemExit(1)
 
 
 async def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
