@@ -150,6 +150,29 @@ async def draft_from_text(user: User, text: str, *, platform: Platform | str, ch
     return DraftPreview(post, provider, *preview)
 
 
+async def start_blank_draft(user: User, text: str, *, platform: Platform | str, chat_id: int,
+                            message_id: int) -> PendingPost:
+    """An empty draft waiting for the signal's text (``/publish`` with nothing or a slug).
+
+    The next text the user sends in ``chat_id`` goes to ``revise_post``. Raises what
+    ``choose_provider`` raises.
+    """
+    provider, _ = await choose_provider(user, text)
+    await PendingPost.filter(author_id=user.id, status=PostStatus.EDITING).update(
+        status=PostStatus.PENDING)
+    return await PendingPost.create(
+        platform=Platform(str(platform)), chat_id=chat_id, message_id=message_id,
+        provider=provider, author=user, status=PostStatus.EDITING,
+        problem="waiting for the signal's text", preview_chat_id=chat_id)
+
+
+async def draft_for_message(platform: Platform | str, chat_id: int, message_id: int
+                            ) -> PendingPost | None:
+    """The unpublished draft made from chat message (platform, chat_id, message_id), if any."""
+    return await PendingPost.get_or_none(platform=Platform(str(platform)), chat_id=chat_id,
+                                         message_id=message_id, status__in=DRAFT_STATUSES)
+
+
 async def _evaluate(text: str, provider: Provider, prices: PriceSource | None
                     ) -> tuple[ParsedSignal | None, SignalDraft | None, str,
                                dict[str, Any] | None]:
@@ -371,6 +394,38 @@ async def remove_channel(user: User, platform: Platform | str, chat_id: int) -> 
     check_can_publish(user, await Provider.get(id=source.provider_id))  # type: ignore[attr-defined]
     await source.delete()
     return source
+
+
+async def own_source(user: User, source_id: int) -> ChannelSource:
+    """Channel source ``source_id`` of a provider ``user`` publishes for; ``NotFound``."""
+    source = await ChannelSource.get_or_none(id=source_id).select_related("provider__owner")
+    if source is None:
+        raise NotFound(f"no signal channel {source_id}")
+    try:
+        check_can_publish(user, source.provider)
+    except NotAllowed:
+        raise NotFound(f"no signal channel {source_id} of yours") from None
+    return source
+
+
+async def set_channel_mode(user: User, source_id: int, mode: SourceMode | str) -> ChannelSource:
+    """Change a channel's mode (auto, confirm). Raises ``NotFound``, ``InvalidInput``."""
+    source = await own_source(user, source_id)
+    await register_channel(user, source.provider.slug, source.platform, source.chat_id,
+                           mode, source.title)
+    return await own_source(user, source_id)
+
+
+async def user_channels(user: User) -> list[ChannelSource]:
+    """Channel sources of every provider ``user`` owns, provider loaded."""
+    return await ChannelSource.filter(provider__owner_id=user.id).select_related(
+        "provider__owner").order_by("id")
+
+
+async def forget_channel(platform: Platform | str, chat_id: int) -> bool:
+    """Drop the source of a chat the bot was removed from; True if there was one."""
+    return bool(await ChannelSource.filter(platform=Platform(str(platform)),
+                                           chat_id=chat_id).delete())
 
 
 async def channel_source(platform: Platform | str, chat_id: int) -> ChannelSource | None:
