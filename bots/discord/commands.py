@@ -28,7 +28,8 @@ from signalhub.bootstrap import Services
 log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Reply]]
 _STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
-           "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger}
+           "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger,
+           "link": discord.ButtonStyle.link}
 _PRESSES: dict[str, Handler] = {"publish": handlers.press_publish,
                                 "cancel": handlers.press_cancel}
 PROVIDER_HELP = "the provider's slug, as /providers lists it"
@@ -73,8 +74,12 @@ def buttons_view(reply: Reply) -> discord.ui.View:
     """A view holding ``reply``'s buttons (their presses go to ``handle_component``)."""
     view = discord.ui.View(timeout=None)
     for b in reply.buttons:
-        view.add_item(discord.ui.Button(label=b.label, custom_id=b.custom_id,
-                                        style=_STYLES[b.style]))
+        if b.url:
+            view.add_item(discord.ui.Button(label=b.label, url=b.url,
+                                            style=discord.ButtonStyle.link))
+        else:
+            view.add_item(discord.ui.Button(label=b.label, custom_id=b.custom_id,
+                                            style=_STYLES[b.style]))
     return view
 
 

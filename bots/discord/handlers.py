@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 
 from bots.discord import replies
 from bots.discord.replies import Reply
-from domain import alerts, chat_publishing, linking
+from domain import alerts, chat_publishing, checkout, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
 from domain.linking_models import Platform
 from domain.portfolio import load_pnl, load_portfolio
-from domain.providers import list_providers
-from domain.subscriptions import set_copy_trading, subscribe, unsubscribe, user_subscriptions
+from domain.providers import get_provider, list_providers
+from domain.subscriptions import set_copy_trading, user_subscriptions
 from integrations.discord_format import signal_embed
+from signalhub.billing import billing_config, payment_gateway
 from signalhub.bootstrap import Services
 
 
@@ -47,15 +48,25 @@ async def show_providers(services: Services, caller: Caller) -> Reply:
 
 
 async def subscribe_to(services: Services, caller: Caller, provider: str) -> Reply:
-    """/subscribe provider: subscribe the caller's account (created on first use)."""
+    """/subscribe provider: a free provider at once, a priced one with a Checkout link.
+
+    The caller's account is created on first use. Raises ``NotFound`` (provider),
+    ``NotAllowed`` (already subscribed, payments not set up; ``domain.checkout``).
+    """
     user = await discord_account(caller.discord_user_id, caller.name)
-    return replies.subscribed(await subscribe(user, provider))
+    outcome = await checkout.checkout_link(user, provider, payment_gateway(services),
+                                           billing_config(services.settings))
+    if outcome.url is None:
+        outcome.subscription.provider = outcome.provider
+        return replies.subscribed(outcome.subscription)
+    return replies.checkout(outcome.provider, outcome.url)
 
 
 async def unsubscribe_from(services: Services, caller: Caller, provider: str) -> Reply:
-    """/unsubscribe provider: cancel the subscription and its copy trading."""
+    """/unsubscribe provider: a free subscription ends now, a paid one at period end."""
     user = await discord_account(caller.discord_user_id, caller.name)
-    return replies.unsubscribed(await unsubscribe(user, provider))
+    sub = await checkout.cancel(user, provider, payment_gateway(services))
+    return replies.unsubscribed(sub, await get_provider(provider))
 
 
 async def show_subscriptions(services: Services, caller: Caller) -> Reply:

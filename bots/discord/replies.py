@@ -24,11 +24,13 @@ FAILURE = "⚠️ Something went wrong on our side. Please try again in a minute
 
 @dataclass(frozen=True)
 class Button:
-    """A button under a reply; ``custom_id`` comes back in the component interaction."""
+    """A button under a reply: ``custom_id`` comes back in a component interaction;
+    a ``url`` button (style ``link``) opens the page instead."""
 
     label: str
-    custom_id: str
-    style: str = "primary"  # primary, secondary, success, danger
+    custom_id: str = ""
+    style: str = "primary"  # primary, secondary, success, danger, link
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,25 @@ def subscribed(sub: Subscription) -> Reply:
                      f"Stop: `/unsubscribe provider:{slug}`"))
 
 
-def unsubscribed(sub: Subscription) -> Reply:
-    """Confirmation of a cancelled subscription."""
-    return Reply(fit(f"👋 Unsubscribed from **{md(sub.provider.name)}**; copy trading of "
-                     "its signals is off. Open paper positions stay until they close."))
+def checkout(provider: Provider, url: str) -> Reply:
+    """A priced provider: the Stripe Checkout link as a button (caller only)."""
+    trial = getattr(provider, "trial_days", 0) or 0
+    extra = f" The first {trial} days are free." if trial else ""
+    return Reply(fit(f"💳 **{md(provider.name)}** costs {price_per_month(provider)}.{extra} "
+                     "Pay with the button below; your subscription starts as soon as the "
+                     "payment is confirmed and its signals then arrive in your DMs."),
+                 buttons=[Button("Pay and subscribe", style="link", url=url)])
+
+
+def unsubscribed(sub: Subscription, provider: Provider) -> Reply:
+    """Confirmation of a cancelled subscription (at once, or at the end of the period)."""
+    name = md(provider.name)
+    end = getattr(sub, "current_period_end", None)
+    if getattr(sub, "cancel_at_period_end", False) and end is not None:
+        return Reply(fit(f"🛑 **{name}** is cancelled: its signals keep coming until "
+                         f"{end:%Y-%m-%d %H:%M} UTC, then stop."))
+    return Reply(fit(f"👋 Unsubscribed from **{name}**; copy trading of its signals is "
+                     "off. Open paper positions stay until they close."))
 
 
 def subscriptions(items: list[Subscription]) -> Reply:

@@ -21,13 +21,17 @@ from discord.http import Route
 from bots.discord.app import SignalHubBot
 from bots.discord.commands import handle_component
 from domain import linking, users
+from domain.billing_models import ConnectAccount
 from domain.discord_models import DiscordAlert
 from domain.linking_models import Platform
 from domain.models import CopySettings, Role, Signal, Subscription, User
 from domain.providers import create_provider
 from integrations.prices import ReplayPriceSource
+from signalhub.billing import close_gateway
 from signalhub.bootstrap import bootstrap, shutdown
 from tests.fakes.discord_api import EPHEMERAL, FakeDiscordApi
+from tests.fakes.stripe_api import running_stripe
+from tests.support.billing import billing_settings
 from tests.support.setups import BTC_1H, btc_candles
 
 TOKEN = "discord-bot-token-for-tests"
@@ -266,3 +270,35 @@ async def test_publish_without_text_opens_a_form_and_non_providers_are_told(bot)
     refused = await run(client, api, payload("publish", [opt("text", "#BTC/USDT LONG")],
                                              user_id=BOB))
     assert ephemeral(refused) and "you do not run a provider yet" in refused["data"]["content"]
+
+
+async def test_priced_provider_answers_with_a_checkout_link_button(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    _, provider = await _paid("bot-paid-sub")
+    no_stripe = await run(client, api, payload("subscribe", [opt("provider", "bot-paid-sub")]))
+    assert ephemeral(no_stripe) and "payments are not" in no_stripe["data"]["content"]
+
+    async with running_stripe() as stripe:
+        saved = client.services.settings
+        client.services.settings = billing_settings(saved, stripe.url)
+        try:
+            await ConnectAccount.create(provider=provider, account_id="acct_discord_test",
+                                        charges_enabled=True, payouts_enabled=True,
+                                        details_submitted=True)
+            offer = await run(client, api, payload("subscribe",
+                                                   [opt("provider", "bot-paid-sub")]))
+        finally:
+            await close_gateway(client.services)
+            client.services.settings = saved
+    assert ephemeral(offer) and "costs $25.00/month" in offer["data"]["content"]
+    [button] = offer["data"]["components"][0]["components"]
+    [session] = stripe.sessions.values()
+    assert button["style"] == 5 and button["url"] == session["url"]
+    sub = await Subscription.get(provider=provider)
+    assert sub.status.value == "PENDING_PAYMENT"  # starts when Stripe confirms payment
+
+
+async def _paid(slug: str) -> tuple[User, Any]:
+    owner = await users.create_user("paid-owner", Role.PROVIDER)
+    provider = await create_provider(owner, slug, "Paid Desk", monthly_price="25.00")
+    return owner, provider
