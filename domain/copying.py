@@ -67,7 +67,7 @@ from domain.models import (
 from domain.outcomes import realized_pnl
 from domain.paper_exchange import MemoryPaperBook, PaperBook, PaperGateway
 from domain.ports import ExchangeGateway, MarketRules, OrderAck, OrderRequest, PriceSource
-from domain.risk import DayPnl, SlippageAction
+from domain.risk import DayPnl, SlippageAction, quote_currency
 from domain.sizing import (
     AMOUNT_QUANTUM,
     AccountState,
@@ -176,6 +176,7 @@ class ShardResult:
     retries: list[Retry] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     exit_order_ids: list[int] = field(default_factory=list)
+    cancel_order_ids: list[int] = field(default_factory=list)
     db_s: float = 0.0
     exchange_s: float = 0.0
 
@@ -224,6 +225,7 @@ class CopyEngine:
         self._runs = itertools.count(1)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._steps: dict[tuple[str, str], Decimal] = {}
+        self._native_stops: dict[str, bool] = {}
 
     # --- claim ------------------------------------------------------------------------
 
@@ -296,9 +298,11 @@ class CopyEngine:
         gateway = await self.gateways.gateway(user_id, route)
         async with self._limit(route.exchange):
             rules = await gateway.market(symbol)
-            equity = await gateway.fetch_equity(route.quote)
+            equity = await gateway.fetch_equity(quote_currency(symbol))
         if rules.amount_step:
             self._steps[(route.exchange, symbol)] = rules.amount_step
+        self._native_stops[route.exchange] = bool(getattr(gateway, "supports_stop_orders",
+                                                          False))
         return rules, equity
 
     # --- decision (one transaction, followers' paper accounts locked) ------------------
@@ -337,10 +341,10 @@ class CopyEngine:
                     skipped.append(order)
                     continue
                 order.status, order.sent_at = OrderStatus.SENDING, now
-                order.mode = "live" if route.live else "paper"
-                order.exchange = route.exchange if route.live else "paper"
-                order.exchange_account_id = route.account_id if route.live else None
-                if order.leg == ENTRY:
+                if order.leg == ENTRY:  # exit legs go where their position is
+                    order.mode = "live" if route.live else "paper"
+                    order.exchange = route.exchange if route.live else "paper"
+                    order.exchange_account_id = route.account_id if route.live else None
                     counts[order.user_id] = counts.get(order.user_id, 0) + 1  # type: ignore[attr-defined]
                 decided.append(order)
             if pending:
@@ -453,8 +457,8 @@ class CopyEngine:
                                                                    order.client_order_id)
                     if found is not None:
                         return _Outcome(ack=found)
-                if order.mode == "live" and not (current.live
-                                                 and current.account_id == route.account_id):
+                if order.mode == "live" and order.leg == ENTRY and not (
+                        current.live and current.account_id == route.account_id):
                     return _Outcome(failed="live trading was switched off for this exchange "
                                            "account before the order was sent")
                 return _Outcome(ack=await gateway.create_order(self._request(order)))
@@ -479,6 +483,41 @@ class CopyEngine:
         if pairs:
             await self._write([(o, _Outcome(ack=a)) for o, a in pairs], [], {}, out)
         return out
+
+    async def cancel(self, order_ids: Iterable[int]) -> ShardResult:
+        """Cancel order legs: PENDING ones never sent are CANCELLED at once, PLACED and
+        PARTIALLY_FILLED ones are cancelled on their exchange (a fill that happened
+        meanwhile is applied as a fill). Legs in SENDING are left to reconciliation."""
+        ids = sorted(set(order_ids))
+        out = ShardResult()
+        if not ids:
+            return out
+        await CopyOrder.filter(id__in=ids, status=OrderStatus.PENDING, claimed_by="").update(
+            status=OrderStatus.CANCELLED, reason="cancelled before it was sent")
+        orders = await CopyOrder.filter(id__in=ids, status__in=OPEN_ON_EXCHANGE
+                                        ).select_related("signal", "user")
+        acks = await asyncio.gather(*(self._cancel_one(o) for o in orders))
+        pairs = [(o, a) for o, a in zip(orders, acks, strict=True) if a is not None]
+        await self._write([(o, _Outcome(ack=a)) for o, a in pairs], [], {}, out)
+        return out
+
+    async def _cancel_one(self, order: CopyOrder) -> OrderAck | None:
+        route = Route(mode=order.mode, exchange=order.exchange,
+                      account_id=order.exchange_account_id, live_confirmed=True)
+        try:
+            gateway = await self.gateways.gateway(order.user_id, route)  # type: ignore[attr-defined]
+            async with self._limit(route.exchange):
+                ack = await gateway.cancel_order(order.symbol, order.client_order_id)
+        except DomainError:
+            return None  # left PLACED: reconciliation looks again
+        if ack is None:
+            return OrderAck(id=order.exchange_order_id or "", client_order_id=order.client_order_id,
+                            symbol=order.symbol, side=order.side.value.lower(),
+                            type=order.order_type, status="canceled",
+                            amount=Decimal(order.amount or 0),
+                            filled=Decimal(order.filled or 0), average=order.price,
+                            fee=order.fee, fee_currency=None, timestamp=0)
+        return ack
 
     # --- writing results ----------------------------------------------------------------
 
@@ -515,12 +554,15 @@ class CopyEngine:
                     "status", "reason", "claimed_by", "attempts", "amount", "price", "filled",
                     "notional", "fee", "exchange_order_id", "acked_at"])
             positions = await _open_positions(fills, self.prices.now_ms())
-            await _configure_exits(positions, self._steps)
+            await _configure_exits(positions, self._steps, self._native_stops)
             out.exit_order_ids = await _exit_intents(positions)
             for order, size in exits:
                 closed = await _apply_exit_fill(order, size, self.fill_model)
-                if closed is not None and closed.status is PositionStatus.CLOSED:
+                if closed is None:
+                    continue
+                if closed.status is PositionStatus.CLOSED:
                     out.events.append(position_event(closed))
+                await _exit_followups(order, closed, out)
             notices = await _notices([o for o, outcome in outcomes if outcome.retry is None
                                       or o.status is OrderStatus.FAILED] + skipped)
         for order in [o for o, _ in outcomes] + skipped:
@@ -701,8 +743,8 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
                                       ).select_related("copy_order", "signal"))
 
 
-async def _configure_exits(positions: list[Position],
-                           steps: dict[tuple[str, str], Decimal]) -> None:
+async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str], Decimal],
+                           native_stops: dict[str, bool]) -> None:
     """Set each new position's exit ladder (the follower's ladder, even split by default,
     rounded to the market's amount step) and its break-even option."""
     fresh = [p for p in positions if p.exit_amounts is None]
@@ -723,7 +765,8 @@ async def _configure_exits(positions: list[Position],
         position.exit_amounts = [str(a) for a in amounts]
         position.break_even_after_first_target = bool(settings and
                                                       settings.move_stop_to_breakeven)
-        position.stop_on_exchange = position.mode == "live"
+        position.stop_on_exchange = position.mode == "live" and native_stops.get(exchange,
+                                                                                 False)
         await position.save(update_fields=["exit_amounts", "break_even_after_first_target",
                                            "stop_on_exchange"])
 
@@ -746,8 +789,10 @@ async def _exit_intents(positions: list[Position]) -> list[int]:
                 continue
             rows.append(_leg(position, sid, uid, f"tp{index}", close_side, amount,
                              "limit", limit_price=Decimal(str(target))))
-        rows.append(_leg(position, sid, uid, "sl1", close_side, Decimal(position.remaining_amount),
-                         "stop_market", stop_price=Decimal(position.stop_loss)))
+        if position.stop_on_exchange:
+            rows.append(_leg(position, sid, uid, "sl1", close_side,
+                             Decimal(position.remaining_amount), "stop_market",
+                             stop_price=Decimal(position.stop_loss)))
     if not rows:
         return []
     await CopyOrder.bulk_create(rows, ignore_conflicts=True)
@@ -770,6 +815,79 @@ async def _apply_exit_fill(order: CopyOrder, size: Decimal,
     fee = money(Decimal(order.fee) * share) if order.fee is not None else None
     return await close_position(position.id, Decimal(order.price or 0), size, reason,
                                 fill_model.fee_rate, index, fee=fee)
+
+
+async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult) -> None:
+    """After an exit leg of a live position filled: a closed position's other legs are
+    cancelled; after a take-profit the native stop is replaced by one for what remains
+    (at the entry price once target 1 is hit, if the follower chose break-even)."""
+    if position.mode != "live":
+        return
+    uid: int = position.user_id  # type: ignore[attr-defined]
+    sid: int = position.signal_id  # type: ignore[attr-defined]
+    legs = await CopyOrder.filter(signal_id=sid, user_id=uid).exclude(leg=ENTRY)
+    open_legs = [leg for leg in legs if leg.id != order.id and leg.status in (
+        OrderStatus.PENDING, *OPEN_ON_EXCHANGE)]
+    if position.status is PositionStatus.CLOSED:
+        out.cancel_order_ids += [leg.id for leg in open_legs]
+        return
+    if not order.leg.startswith("tp") or not position.stop_on_exchange:
+        return
+    out.cancel_order_ids += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
+    if position.break_even_after_first_target and position.targets_hit >= 1:
+        position.stop_loss = position.entry_price
+        await position.save(update_fields=["stop_loss"])
+    number = 1 + sum(1 for leg in legs if leg.leg.startswith("sl"))
+    close_side = Side.SELL if position.side is Side.BUY else Side.BUY
+    new = _leg(position, sid, uid, f"sl{number}", close_side,
+               Decimal(position.remaining_amount), "stop_market",
+               stop_price=Decimal(position.stop_loss))
+    await CopyOrder.bulk_create([new], ignore_conflicts=True)
+    row = await CopyOrder.get(client_order_id=new.client_order_id)
+    if row.status is OrderStatus.PENDING:
+        out.exit_order_ids.append(row.id)
+
+
+async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | None
+                                  ) -> tuple[list[int], list[int]]:
+    """What a provider's CLOSED/CANCELLED/STOP_MOVED event does to followers' orders.
+
+    Returns (legs to cancel, new PENDING legs to execute). CLOSED/CANCELLED: entries not
+    filled yet are cancelled; each OPEN live position has its exit legs cancelled and a
+    reduce-only market ``close`` leg for what remains (paper positions are closed at the
+    market price by ``domain.monitor.close_positions_for_event``). STOP_MOVED: live
+    positions with a native stop get it replaced at ``price``.
+    """
+    cancel: list[int] = []
+    new: list[CopyOrder] = []
+    if kind in ("CLOSED", "CANCELLED"):
+        cancel += list(await CopyOrder.filter(
+            signal_id=signal_id, leg=ENTRY,
+            status__in=(OrderStatus.PENDING, *OPEN_ON_EXCHANGE)).values_list("id", flat=True))  # type: ignore[arg-type]
+    positions = await Position.filter(signal_id=signal_id, status=PositionStatus.OPEN,
+                                      mode="live")
+    for position in positions:
+        uid: int = position.user_id  # type: ignore[attr-defined]
+        legs = await CopyOrder.filter(signal_id=signal_id, user_id=uid).exclude(leg=ENTRY)
+        open_legs = [leg for leg in legs if leg.status in (OrderStatus.PENDING,
+                                                           *OPEN_ON_EXCHANGE)]
+        close_side = Side.SELL if position.side is Side.BUY else Side.BUY
+        if kind in ("CLOSED", "CANCELLED"):
+            cancel += [leg.id for leg in open_legs]
+            new.append(_leg(position, signal_id, uid, "close", close_side,
+                            Decimal(position.remaining_amount), "market"))
+        elif kind == "STOP_MOVED" and price is not None and position.stop_on_exchange:
+            cancel += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
+            number = 1 + sum(1 for leg in legs if leg.leg.startswith("sl"))
+            new.append(_leg(position, signal_id, uid, f"sl{number}", close_side,
+                            Decimal(position.remaining_amount), "stop_market",
+                            stop_price=price))
+    if new:
+        await CopyOrder.bulk_create(new, ignore_conflicts=True)
+    ids = list(await CopyOrder.filter(client_order_id__in=[n.client_order_id for n in new],
+                                      status=OrderStatus.PENDING).values_list("id", flat=True)) \
+        if new else []
+    return cancel, ids  # type: ignore[return-value]
 
 
 def position_event(position: Position) -> dict[str, Any]:

@@ -23,23 +23,30 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.copying import (
     OPEN_ON_EXCHANGE,
+    PAPER,
     WORKING,
     CopyEngine,
     Gateways,
     PaperGateways,
     Route,
     ShardResult,
+    legs_for_provider_event,
+    position_event,
 )
-from domain.errors import DomainError
+from domain.errors import DomainError, PermanentError
+from domain.exchange_models import AccountStatus, ExchangeAccount, TradingMode
 from domain.fanout import shards
 from domain.market import Candle
-from domain.models import CopyOrder
+from domain.models import CopyOrder, SignalEvent
 from domain.paper_exchange import match_candle
+from domain.ports import ExchangeGateway
+from integrations.secrets import SecretError
 from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
 
 log = logging.getLogger(__name__)
@@ -97,6 +104,63 @@ class RedisPaperBook:
         return out
 
 
+class AccountGateways:
+    """``Gateways`` over exchange accounts: a follower whose ACTIVE exchange account is in
+    live mode with ``live_confirmed_at`` set trades on it (``gateway_for``: the process's
+    ``GatewayPool`` client, credentials decrypted only here); everyone else trades paper.
+    An account in live mode without confirmation routes as unconfirmed live (the engine
+    skips the entry with that reason), never to the exchange.
+    """
+
+    def __init__(self, paper: PaperGateways,
+                 gateway_for: Callable[[ExchangeAccount], Awaitable[ExchangeGateway]]) -> None:
+        self.paper, self.gateway_for = paper, gateway_for
+        self._accounts: dict[int, ExchangeAccount] = {}
+
+    async def routes(self, user_ids: list[int]) -> dict[int, Route]:
+        """Each user's route (paper unless an ACTIVE live account exists)."""
+        rows = await ExchangeAccount.filter(user_id__in=user_ids, status=AccountStatus.ACTIVE,
+                                            mode=TradingMode.LIVE)
+        out = dict.fromkeys(user_ids, PAPER)
+        for row in rows:
+            self._accounts[row.id] = row
+            out[row.user_id] = Route(mode="live", exchange=row.exchange_id,  # type: ignore[attr-defined]
+                                     account_id=row.id,
+                                     live_confirmed=row.live_confirmed_at is not None)
+        return out
+
+    async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
+        """The paper gateway, or the live account's pooled ccxt gateway.
+
+        Raises ``PermanentError`` when the account is gone/disconnected or its
+        credentials cannot be decrypted."""
+        if route.mode != "live" or route.account_id is None:
+            return await self.paper.gateway(user_id, route)
+        account = self._accounts.get(route.account_id)
+        if account is None:
+            account = await ExchangeAccount.get_or_none(id=route.account_id)
+        if account is None or account.status is not AccountStatus.ACTIVE:
+            raise PermanentError("the exchange account was disconnected")
+        try:
+            return await self.gateway_for(account)
+        except SecretError as exc:
+            raise PermanentError(f"exchange credentials unusable: {exc}") from None
+
+
+def default_gateways(d: WorkerDeps, book: RedisPaperBook) -> Gateways:
+    """Exchange accounts (live when confirmed) over the process's ``GatewayPool``, paper
+    otherwise."""
+    from signalhub.exchange_accounts import exchange_services
+
+    assert d.services.prices is not None
+    paper = PaperGateways(d.services.prices, book, d.fill_model)
+
+    async def gateway_for(account: ExchangeAccount) -> ExchangeGateway:
+        return await exchange_services(d.services).gateway_for(account)
+
+    return AccountGateways(paper, gateway_for)
+
+
 class CopyRuntime:
     """Per-process copy-execution state: worker id + heartbeat, engine, gateways."""
 
@@ -108,9 +172,8 @@ class CopyRuntime:
         if services.prices is None:
             raise RuntimeError("worker has no price source; cannot execute copy orders")
         self.book = RedisPaperBook(services.redis, self.namespace)
-        live = services.extras.get("copy_gateways")
-        self.gateways: Gateways = gateways or live or PaperGateways(
-            services.prices, self.book, d.fill_model)
+        self.gateways: Gateways = (gateways or services.extras.get("copy_gateways")
+                                   or default_gateways(d, self.book))
         self.engine = CopyEngine(services.prices, self.gateways, fill_model=d.fill_model,
                                  claimer=self.worker_id, alive=self.alive)
         self._beat: asyncio.Task[None] | None = None
@@ -195,6 +258,9 @@ async def execute_copy_orders(ctx: dict[str, Any], order_ids: list[int],
 async def after_shard(d: WorkerDeps, result: ShardResult) -> None:
     """Enqueue retries, exit legs and notices of a shard; announce its trade events."""
     queue = d.services.queue
+    rt = d.services.extras.get("copy_runtime")
+    if result.cancel_order_ids and rt is not None:
+        await after_shard(d, await rt.engine.cancel(result.cancel_order_ids))
     for retry in result.retries:
         await queue.enqueue("execute_copy_orders", [retry.order_id], retry.attempt,
                             job_id=f"copy:retry:{retry.order_id}:{retry.attempt}",
@@ -208,6 +274,28 @@ async def after_shard(d: WorkerDeps, result: ShardResult) -> None:
         leg = "" if r.leg == "entry" else f" ({r.leg})"
         await activity(d, "copy", f"copy order #{r.order_id}{leg} of user {r.user_id}: "
                        f"{r.status.value} ({r.reason})", orderId=r.order_id)
+
+
+async def apply_provider_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
+    """Apply a provider's CLOSED/CANCELLED/STOP_MOVED event to every follower's orders:
+    cancel what must go, execute the new close/stop legs (``legs_for_provider_event``).
+    Paper positions are closed by ``fan_out_event``. Safe to run twice."""
+    d = deps(ctx)
+    rt = runtime(ctx)
+    event = await SignalEvent.get(id=event_id)
+    cancel, new = await legs_for_provider_event(event.signal_id,  # type: ignore[attr-defined]
+                                                event.kind.value, event.price)
+    if cancel:
+        await after_shard(d, await rt.engine.cancel(cancel))
+    for shard in shards(new, COPY_SHARD):
+        await d.services.queue.enqueue("execute_copy_orders", shard,
+                                       job_id=f"copy:event{event_id}:{shard[0]}")
+    return {"cancelled": len(cancel), "new_legs": len(new)}
+
+
+async def position_closed_events(d: WorkerDeps, positions: list[Any]) -> None:
+    """Announce POSITION_CLOSED trade events of positions the monitor closed."""
+    await publish_trade_events(d, [position_event(p) for p in positions])
 
 
 async def publish_trade_events(d: WorkerDeps, events: list[dict[str, Any]]) -> None:

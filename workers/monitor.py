@@ -16,7 +16,8 @@ from domain.fanout import shards
 from domain.market import Candle
 from domain.monitor import on_candle
 from domain.publishing import after_commit
-from workers.context import DELIVERY_SHARD, WorkerDeps, activity
+from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity
+from workers.copy_jobs import fill_resting_paper_orders, position_closed_events
 
 log = logging.getLogger(__name__)
 LEASE_S = 15
@@ -24,8 +25,12 @@ LEASE_S = 15
 
 async def process_candle(d: WorkerDeps, candle: Candle) -> None:
     """Apply one candle; dispatch the events' outbox rows, announce them, send notices."""
+    await fill_resting_paper_orders(d, candle)
     result = await on_candle(candle, d.fill_model)
     await after_commit(d.services.queue, d.services.bus, result.outbox, result.messages)
+    for shard in shards(result.exit_order_ids, COPY_SHARD):
+        await d.services.queue.enqueue("execute_copy_orders", shard,
+                                       job_id=f"copy:monitor:{shard[0]}")
     ids = [n.id for n in result.notices]
     for shard in shards(ids, DELIVERY_SHARD):
         await d.services.queue.enqueue("deliver_messages", shard,
@@ -34,6 +39,7 @@ async def process_candle(d: WorkerDeps, candle: Candle) -> None:
         signal = message["signal"]
         await activity(d, "signal", f"signal #{signal['id']} {signal['symbol']} "
                        f"{message['kind']} at {_num(message['price'])}", eventId=message["eventId"])
+    await position_closed_events(d, result.closed_positions)
     for position in result.closed_positions:
         await activity(d, "close", f"paper position #{position.id} {position.symbol} closed "
                        f"({position.close_reason}): PnL {position.realized_pnl:.2f} USDT",
