@@ -21,6 +21,7 @@ from domain.models import (
     SignalEvent,
     Subscription,
 )
+from domain.notifications import muted_user_ids
 from domain.subscriptions import entitled_q
 
 CHANNEL_TELEGRAM = "telegram"
@@ -53,6 +54,8 @@ async def fan_out(event_id: int, now: datetime | None = None) -> FanOutPlan:
     the current time; ``domain.subscriptions.entitled_q``) whose user has a reachable
     Telegram chat. Followers: those subscribers with copy trading enabled.
     Users with a linked Discord account get a ``discord`` delivery (a DM) as well.
+    Users who switched this event kind off (``domain.notifications``) get no delivery,
+    but still copy the signal.
     Idempotent. Raises ``NotFound`` for an unknown event.
     """
     event = await SignalEvent.get_or_none(id=event_id).select_related("signal")
@@ -63,14 +66,16 @@ async def fan_out(event_id: int, now: datetime | None = None) -> FanOutPlan:
         provider_id=event.signal.provider_id,  # type: ignore[attr-defined]
     ).values("user_id", "user__telegram_chat_id", "user__telegram_reachable",
              "user__discord_user_id", "copy_settings__enabled")
+    muted = await muted_user_ids([s["user_id"] for s in subs], event.kind)  # /settings
+    heard = [s for s in subs if s["user_id"] not in muted]
     await Delivery.bulk_create([
         Delivery(key=delivery_key(event.id, s["user_id"]), user_id=s["user_id"],
                  event_id=event.id, channel=CHANNEL_TELEGRAM)
-        for s in subs if s["user__telegram_chat_id"] and s["user__telegram_reachable"]
+        for s in heard if s["user__telegram_chat_id"] and s["user__telegram_reachable"]
     ] + [  # users with a linked Discord account also get the event as a Discord DM
         Delivery(key=delivery_key(event.id, s["user_id"], CHANNEL_DISCORD),
                  user_id=s["user_id"], event_id=event.id, channel=CHANNEL_DISCORD)
-        for s in subs if s["user__discord_user_id"]
+        for s in heard if s["user__discord_user_id"]
     ], ignore_conflicts=True)
     plan = FanOutPlan(event.id)
     plan.delivery_ids = await Delivery.filter(event_id=event.id).order_by("id").values_list(

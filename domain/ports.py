@@ -33,7 +33,9 @@ class MessageSender(Protocol):
     or ``PermanentError`` (recipient blocked the bot / chat gone).
     """
 
-    async def send_html(self, chat_id: int, html: str) -> None: ...
+    async def send_html(self, chat_id: int, html: str, silent: bool = False) -> None:
+        """Send ``html``; ``silent`` delivers it without a notification sound."""
+        ...
 
 
 class RateLimiter(Protocol):

@@ -60,16 +60,18 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_html(self, chat_id: int, html: str) -> None:
+    async def send_html(self, chat_id: int, html: str, silent: bool = False) -> None:
         """Send ``html`` (Telegram HTML, at most 4096 characters of text) without link preview.
 
+        ``silent`` sends it with ``disable_notification`` (no sound: quiet hours).
         Raises ``RetryableError`` (``retry_after`` in seconds when Telegram gave it) or
         ``PermanentError`` (blocked, chat not found, malformed message); see the module
         docstring for the full mapping.
         """
         try:
             await self.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML,
-                                        link_preview_options=_NO_PREVIEW)
+                                        link_preview_options=_NO_PREVIEW,
+                                        disable_notification=True if silent else None)
         except TelegramAPIError as exc:
             raise translate_error(exc) from exc
 

@@ -18,6 +18,7 @@ from typing import Any
 from domain.errors import PermanentError, RecipientUnreachable, RetryableError
 from domain.events import event_message
 from domain.models import Delivery, DeliveryStatus, SignalEvent, SignalState, User
+from domain.notifications import silent_now
 from domain.subscriptions import is_entitled
 from integrations.telegram_format import render_event, render_notice
 from workers.context import WorkerDeps, activity, deps
@@ -80,11 +81,15 @@ async def _still_entitled(delivery: Delivery) -> bool:
 
 async def _send_with_retries(d: WorkerDeps, delivery: Delivery, user: User, html: str) -> str:
     assert d.sender is not None and user.telegram_chat_id is not None
+    silent = await silent_now(user.id)  # quiet hours: delivered without a sound
     for attempt in range(1, d.max_send_attempts + 1):
         if d.limiter is not None:
             await d.limiter.acquire(user.telegram_chat_id)
         try:
-            await d.sender.send_html(user.telegram_chat_id, html)
+            if silent:
+                await d.sender.send_html(user.telegram_chat_id, html, silent=True)
+            else:
+                await d.sender.send_html(user.telegram_chat_id, html)
         except RetryableError as exc:
             await _wait_out(d, exc, attempt)
             delivery.error = exc.message
