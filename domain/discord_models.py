@@ -2,7 +2,8 @@
 
 Channel alerts: a Discord server admin asks for one provider's signals in one
 channel (``DiscordAlert``), and every signal posted there remembers its message
-(``DiscordAlertMessage``) so later events edit that message in place.
+(``DiscordAlertMessage``) so later events edit that message in place. A server role
+can follow a paid subscription (``DiscordRole``, ``DiscordRoleGrant``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from domain.models import Provider, Signal
+from domain.models import Provider, Signal, User
 
 
 class DiscordAlert(Model):
@@ -56,3 +57,47 @@ class DiscordAlertMessage(Model):
     class Meta:
         table = "discord_alert_messages"
         unique_together = (("alert", "signal"),)
+
+
+class DiscordRole(Model):
+    """A server role given to one provider's entitled subscribers with a linked Discord.
+
+    Set by the provider's owner with /roles set in their server (``created_by`` is their
+    Discord id). The worker adds the role to every entitled subscriber who linked
+    Discord and takes it back when the subscription ends. ``enabled`` false: removed
+    with /roles remove, or broken (role deleted, bot lost Manage Roles) with the reason.
+    """
+
+    id = fields.IntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    role_id = fields.BigIntField()
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="discord_roles", on_delete=fields.CASCADE
+    )
+    created_by = fields.BigIntField()
+    enabled = fields.BooleanField(default=True)
+    disabled_reason = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "discord_roles"
+        unique_together = (("guild_id", "provider"),)
+
+
+class DiscordRoleGrant(Model):
+    """A role SignalHub gave one member, so that it knows what to take back."""
+
+    id = fields.IntField(primary_key=True)
+    role: fields.ForeignKeyRelation[DiscordRole] = fields.ForeignKeyField(
+        "models.DiscordRole", related_name="grants", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="discord_role_grants", on_delete=fields.CASCADE
+    )
+    discord_user_id = fields.BigIntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "discord_role_grants"
+        unique_together = (("role", "user"),)

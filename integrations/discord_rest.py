@@ -2,17 +2,20 @@
 
 ``DiscordRest`` sends over Discord's REST API with discord.py's own ``HTTPClient``
 (no gateway connection): create a message with embeds, edit it, open a DM channel
-and send a DM. discord.py keeps Discord's per-route rate-limit buckets (from the
-``X-RateLimit-*`` headers, waiting pre-emptively when a bucket is exhausted) and waits
-out a 429 for its ``retry_after`` (a ``global`` 429 holds every request of the client)
-up to five tries; a wait longer than ``max_ratelimit_timeout`` raises instead.
+and send a DM, add and remove a member's role. discord.py keeps Discord's per-route
+rate-limit buckets (from the ``X-RateLimit-*`` headers, waiting pre-emptively when a
+bucket is exhausted) and waits out a 429 for its ``retry_after`` (a ``global`` 429
+holds every request of the client) up to five tries; a wait longer than
+``max_ratelimit_timeout`` raises instead. A 429 without Cloudflare's ``Via`` header
+(a ban, not a rate limit) is not waited out: it becomes ``RetryableError``.
 
 Vendor errors become the domain's error tree:
 
-    403 / 404 with code 10003 Unknown Channel, 50001 Missing Access,
-        50013 Missing Permissions, 50007 Cannot send messages to this user
-                                               -> RecipientUnreachable
+    403 / 404 with code 10003 Unknown Channel, 10004 Unknown Guild, 10011 Unknown
+        Role, 50001 Missing Access, 50013 Missing Permissions, 50007 Cannot send
+        messages to this user                  -> RecipientUnreachable
     404 code 10008 Unknown Message             -> MessageGone (PermanentError)
+    404 code 10007 Unknown Member              -> MemberGone (PermanentError)
     other 4xx (400 Invalid Form Body, ...)     -> PermanentError with Discord's message
     RateLimited (wait too long), 5xx, network errors
                                                -> RetryableError (retry_after when known)
@@ -39,14 +42,19 @@ from domain.errors import (
     RetryableError,
 )
 
-UNREACHABLE_CODES = frozenset({10003, 50001, 50007, 50013})
+UNREACHABLE_CODES = frozenset({10003, 10004, 10011, 50001, 50007, 50013})
 UNKNOWN_MESSAGE = 10008
+UNKNOWN_MEMBER = 10007
 MAX_RATELIMIT_WAIT_S = 60.0
 _NO_MENTIONS = discord.AllowedMentions.none()
 
 
 class MessageGone(PermanentError):
     """The message to edit was deleted (Discord code 10008); post a new one instead."""
+
+
+class MemberGone(PermanentError):
+    """The user is not a member of the server (Discord code 10007)."""
 
 
 def use_api_base(api_base: str | None) -> None:
@@ -120,6 +128,19 @@ class DiscordRest:
         message = await _call(self.http.send_message(channel, params=params))
         return int(message["id"])
 
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, reason: str) -> None:
+        """Give member ``user_id`` of ``guild_id`` the role ``role_id`` (no-op if held).
+
+        Raises ``MemberGone`` when the user is not in the server, ``RecipientUnreachable``
+        when the server or role is gone or the bot may not manage the role.
+        """
+        await _call(self.http.add_role(guild_id, user_id, role_id, reason=reason))
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, reason: str
+                          ) -> None:
+        """Take ``role_id`` from member ``user_id``; errors as in ``add_role``."""
+        await _call(self.http.remove_role(guild_id, user_id, role_id, reason=reason))
+
     async def aclose(self) -> None:
         """Close the HTTP session; the sender is unusable afterwards."""
         await self.http.close()
@@ -153,6 +174,8 @@ def translate_error(exc: Exception) -> ExternalServiceError:
         return RecipientUnreachable(text)
     if exc.code == UNKNOWN_MESSAGE:
         return MessageGone(text)
+    if exc.code == UNKNOWN_MEMBER:
+        return MemberGone(text)
     if exc.status in (401, 429) or exc.status >= 500:
         return RetryableError(text)
     return PermanentError(text)

@@ -23,6 +23,7 @@ from workers.copy_jobs import (
 )
 from workers.delivery import deliver_messages
 from workers.discord_jobs import close_discord, post_discord_alerts
+from workers.discord_roles import sync_discord_roles
 from workers.jobs import fan_out_event, fan_out_signal, sweep_outbox
 from workers.monitor import run_monitor
 
@@ -83,6 +84,8 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
         # (or test runs) on one Redis from deduplicating each other's sweeps.
         cron_jobs=[cron(sweep_outbox, name=f"cron:{ns}:sweep_outbox", second={0, 30},
                         unique=True, run_at_startup=True),
+                   cron(sync_discord_roles, name=f"cron:{ns}:sync_discord_roles", second={15},
+                        unique=True),
                    cron(reconcile_copy_orders, name=f"cron:{ns}:reconcile_copy_orders",
                         second=set(range(5, 60, 10)), unique=True, run_at_startup=True),
                    *billing_crons(ns)],

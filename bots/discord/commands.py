@@ -6,8 +6,9 @@
 a /publish draft come back as component interactions (``handle_component``).
 
     /providers  /subscribe  /unsubscribe  /subscriptions  /copy  /positions  /pnl
-    /link [code]  /publish [text]  /alerts add|list|remove   (alerts: servers only,
-    shown to members with Manage Server; the permission is checked again server-side)
+    /link [code]  /publish [text]  /alerts add|list|remove  /roles set|list|remove
+    (alerts and roles: servers only, shown to members with Manage Server; the
+    permission is checked again server-side from the interaction's permission bits)
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
             await interaction.response.send_modal(PublishModal(services))
 
     tree.add_command(alerts_group(services))
+    tree.add_command(roles_group(services))
     return tree
 
 
@@ -188,5 +190,28 @@ def alerts_group(services: Services) -> app_commands.Group:
     @app_commands.describe(provider=PROVIDER_HELP)
     async def remove(interaction: discord.Interaction, provider: str) -> None:
         await answer(services, interaction, handlers.remove_alert, provider)
+
+    return group
+
+
+def roles_group(services: Services) -> app_commands.Group:
+    """/roles set|list|remove: a server role that follows a provider's subscription."""
+    group = app_commands.Group(name="roles", description="Give a provider's paying "
+                               "subscribers a role in this server", guild_only=True,
+                               default_permissions=discord.Permissions(manage_guild=True))
+
+    @group.command(name="set", description="Give this role to the provider's subscribers")
+    @app_commands.describe(provider=PROVIDER_HELP, role="the role subscribers get")
+    async def set_(interaction: discord.Interaction, provider: str, role: discord.Role) -> None:
+        await answer(services, interaction, handlers.set_role, provider, role.id)
+
+    @group.command(name="list", description="This server's subscriber roles")
+    async def list_(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.list_roles)
+
+    @group.command(name="remove", description="Stop giving the provider's subscribers a role")
+    @app_commands.describe(provider=PROVIDER_HELP)
+    async def remove(interaction: discord.Interaction, provider: str) -> None:
+        await answer(services, interaction, handlers.remove_role, provider)
 
     return group

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bots.discord import replies
 from bots.discord.replies import Reply
-from domain import alerts, chat_publishing, checkout, linking
+from domain import alerts, chat_publishing, checkout, discord_roles, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
 from domain.linking_models import Platform
@@ -135,6 +135,27 @@ async def remove_alert(services: Services, caller: Caller, provider: str) -> Rep
 async def list_alerts(services: Services, caller: Caller) -> Reply:
     """/alerts list: the server's alerts (Manage Server)."""
     return replies.alert_list(await alerts.list_alerts(caller.guild_id, caller.permissions))
+
+
+async def set_role(services: Services, caller: Caller, provider: str, role_id: int) -> Reply:
+    """/roles set provider role: give the role to the provider's entitled subscribers."""
+    mapping, changed = await discord_roles.set_role(
+        provider, guild_id=caller.guild_id, role_id=role_id,
+        discord_user_id=caller.discord_user_id, permissions=caller.permissions)
+    return replies.role_set(mapping, changed)
+
+
+async def remove_role(services: Services, caller: Caller, provider: str) -> Reply:
+    """/roles remove provider: stop; the worker takes the role back from everyone."""
+    mapping = await discord_roles.remove_role(provider, guild_id=caller.guild_id,
+                                              permissions=caller.permissions)
+    return replies.role_removed(mapping)
+
+
+async def list_roles(services: Services, caller: Caller) -> Reply:
+    """/roles list: the server's subscriber roles (Manage Server)."""
+    return replies.role_list(await discord_roles.list_roles(caller.guild_id,
+                                                            caller.permissions))
 
 
 async def publish_text(services: Services, caller: Caller, text: str) -> Reply:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from domain.discord_models import DiscordAlert
+from domain.discord_models import DiscordAlert, DiscordRole
 from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
 from domain.portfolio import Mark, PnlSummary, Portfolio
 from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format_number
@@ -237,6 +237,35 @@ def alert_list(items: list[DiscordAlert]) -> Reply:
     for a in items:
         state = "" if a.enabled else f" · ⚠️ disabled: {md(a.disabled_reason)}"
         lines.append(f"• <#{a.channel_id}> · **{md(a.provider.name)}** (`{a.provider.slug}`)"
+                     f"{state}")
+    return Reply(fit("\n".join(lines)))
+
+
+def role_set(mapping: DiscordRole, changed: bool) -> Reply:
+    """Confirmation of /roles set."""
+    if not changed:
+        return Reply(f"ℹ️ <@&{mapping.role_id}> already follows **{md(mapping.provider.name)}**"
+                     " subscriptions here.")
+    return Reply(fit(f"🏷 Entitled subscribers of **{md(mapping.provider.name)}** who linked "
+                     f"Discord get <@&{mapping.role_id}> within a minute, and lose it when "
+                     "their subscription ends. My role must be above it, with Manage Roles."))
+
+
+def role_removed(mapping: DiscordRole) -> Reply:
+    """Confirmation of /roles remove."""
+    return Reply(fit(f"🏷 <@&{mapping.role_id}> no longer follows **{md(mapping.provider.name)}**"
+                     "; I am taking it back from the members I gave it to."))
+
+
+def role_list(items: list[DiscordRole]) -> Reply:
+    """/roles list: the server's role mappings, disabled ones with the reason."""
+    if not items:
+        return Reply("This server gives no subscriber roles. Add one with "
+                     "`/roles set provider:<slug> role:<role>`.")
+    lines = [f"🏷 **Subscriber roles of this server** ({len(items)})"]
+    for m in items:
+        state = "" if m.enabled else f" · off: {md(m.disabled_reason)}"
+        lines.append(f"• <@&{m.role_id}> · **{md(m.provider.name)}** (`{m.provider.slug}`)"
                      f"{state}")
     return Reply(fit("\n".join(lines)))
 

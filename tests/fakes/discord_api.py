@@ -16,6 +16,8 @@ Served routes, with Discord's request and response shapes:
     PATCH  /channels/{channel}/messages/{message}  edit a message
     POST   /users/@me/channels                     open a DM channel ({"recipient_id"})
     PUT    /applications/{app}/commands            register the global slash commands
+    PUT    /guilds/{guild}/members/{user}/roles/{role}   give a member a role (204)
+    DELETE /guilds/{guild}/members/{user}/roles/{role}   take it back (204)
     POST   /interactions/{id}/{token}/callback     answer an interaction (?with_response)
     POST   /webhooks/{app}/{token}                 interaction follow-up message
     PATCH  /webhooks/{app}/{token}/messages/@original   edit the original response
@@ -48,6 +50,9 @@ API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
 ERRORS = {
     10003: (404, "Unknown Channel"),
+    10004: (404, "Unknown Guild"),
+    10007: (404, "Unknown Member"),
+    10011: (404, "Unknown Role"),
     10008: (404, "Unknown Message"),
     50001: (403, "Missing Access"),
     50007: (403, "Cannot send messages to this user"),
@@ -102,6 +107,9 @@ class FakeDiscordApi:
         self.dm_refused: set[int] = set()
         self._injected: dict[str, list[_Injected]] = defaultdict(list)
         self._nonces: dict[tuple[int, str], int] = {}
+        self.guild_roles: dict[int, set[int]] = defaultdict(set)
+        self.guild_members: dict[int, set[int]] = defaultdict(set)
+        self.member_roles: dict[tuple[int, int], set[int]] = defaultdict(set)
         self._ids = itertools.count(1200000000000000000)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -117,6 +125,10 @@ class FakeDiscordApi:
                              name="edit_message")
         app.router.add_post(p + "/users/@me/channels", self._open_dm, name="create_dm")
         app.router.add_put(p + "/applications/{app}/commands", self._register, name="commands")
+        app.router.add_put(p + "/guilds/{guild}/members/{user}/roles/{role}", self._role,
+                           name="add_role")
+        app.router.add_delete(p + "/guilds/{guild}/members/{user}/roles/{role}", self._role,
+                              name="remove_role")
         app.router.add_post(p + "/interactions/{id}/{token}/callback", self._callback,
                             name="interaction_callback")
         app.router.add_post(p + "/webhooks/{app}/{token}", self._followup, name="followup")
@@ -145,8 +157,18 @@ class FakeDiscordApi:
         self.channel_errors[channel_id] = 10003
 
     def revoke_permission(self, channel_id: int, code: int = 50013) -> None:
-        """Requests to ``channel_id`` get 403 (50013 Missing Permissions or 50001)."""
+        """Requests to ``channel_id`` (or a server's role routes, by its id) get 403
+        (50013 Missing Permissions or 50001 Missing Access)."""
         self.channel_errors[channel_id] = code
+
+    def add_guild(self, guild_id: int, roles: list[int], members: list[int]) -> None:
+        """A server with ``roles`` and ``members`` (role changes to others get 404)."""
+        self.guild_roles[guild_id].update(roles)
+        self.guild_members[guild_id].update(members)
+
+    def roles_of(self, guild_id: int, user_id: int) -> set[int]:
+        """The roles member ``user_id`` holds in ``guild_id``."""
+        return set(self.member_roles[guild_id, user_id])
 
     def delete_message(self, channel_id: int, message_id: int) -> None:
         """Someone deleted the message: editing it gets 404 Unknown Message (10008)."""
@@ -270,6 +292,24 @@ class FakeDiscordApi:
                           "default_member_permissions": c.get("default_member_permissions"),
                           "type": c.get("type", 1)} for c in commands]
         return _json(self.commands)
+
+    async def _role(self, request: web.Request) -> web.Response:
+        guild, user = int(request.match_info["guild"]), int(request.match_info["user"])
+        role = int(request.match_info["role"])
+        refused = self._refusal(guild)
+        if refused is not None:
+            return refused
+        if guild not in self.guild_roles:
+            return _error(10004)
+        if role not in self.guild_roles[guild]:
+            return _error(10011)
+        if user not in self.guild_members[guild]:
+            return _error(10007)
+        if request.method == "PUT":
+            self.member_roles[guild, user].add(role)
+        else:
+            self.member_roles[guild, user].discard(role)
+        return web.Response(status=204, headers=_bucket_headers(f"guild-{guild}"))
 
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()

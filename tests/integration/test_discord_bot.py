@@ -10,112 +10,39 @@ interaction callback the fake received. The gateway itself is not exercised.
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime
 from typing import Any
 
-import discord
 import pytest
-from discord.http import Route
 
-from bots.discord.app import SignalHubBot
-from bots.discord.commands import handle_component
 from domain import linking, users
 from domain.billing_models import ConnectAccount
 from domain.discord_models import DiscordAlert
 from domain.linking_models import Platform
 from domain.models import CopySettings, Role, Signal, Subscription, User
 from domain.providers import create_provider
-from integrations.prices import ReplayPriceSource
 from signalhub.billing import close_gateway
-from signalhub.bootstrap import bootstrap, shutdown
-from tests.fakes.discord_api import EPHEMERAL, FakeDiscordApi
 from tests.fakes.stripe_api import running_stripe
 from tests.support.billing import billing_settings
-from tests.support.setups import BTC_1H, btc_candles
-
-TOKEN = "discord-bot-token-for-tests"
-GUILD, CHANNEL = 910000000000000001, 910000000000000011
-ALICE, BOB = 910000000000000101, 910000000000000102
-MANAGE_GUILD = str(1 << 5)
-CANDLES = btc_candles()
-_ids = itertools.count(1300000000000000000)
+from tests.support.discord import (
+    ALICE,
+    BOB,
+    CANDLES,
+    CHANNEL,
+    GUILD,
+    MANAGE_GUILD,
+    discord_bot,
+    ephemeral,
+    opt,
+    payload,
+    run,
+)
 
 
 @pytest.fixture
 async def bot(clean_db, settings):  # noqa: ANN001
-    """A logged-in SignalHubBot on the fake API (commands synced), and the fake."""
-    saved_base = Route.BASE
-    async with FakeDiscordApi(token=TOKEN) as api:
-        Route.BASE = api.api_base
-        configured = settings.model_copy(update={"discord_bot_token": TOKEN,
-                                                 "discord_application_id": api.application_id})
-        prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=CANDLES[2500].close_ts)
-        services = await bootstrap(configured, prices=prices, init_database=False)
-        client = SignalHubBot(services)
-        await client.login(TOKEN)
-        yield client, api
-        await client.close()
-        await shutdown(services, close_database=False)
-    Route.BASE = saved_base
-
-
-def _user(user_id: int) -> dict[str, Any]:
-    return {"id": str(user_id), "username": f"user{user_id}", "discriminator": "0",
-            "global_name": f"User {user_id}", "avatar": None, "public_flags": 0}
-
-
-def payload(name: str, options: list[dict[str, Any]] | None = None, *, user_id: int = ALICE,
-            permissions: str = "0", in_dm: bool = False, kind: int = 2,
-            data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """INTERACTION_CREATE data as Discord sends it (type 2 command, 3 component)."""
-    body: dict[str, Any] = {
-        "id": str(next(_ids)), "application_id": "1100000000000000001", "type": kind,
-        "token": f"itoken-{next(_ids)}", "version": 1, "locale": "en-US",
-        "entitlements": [], "app_permissions": "2248473465835073",
-        "attachment_size_limit": 10485760,
-        "data": data or {"id": str(next(_ids)), "name": name, "type": 1,
-                         "options": options or []},
-    }
-    if in_dm:
-        body.update({"channel_id": str(CHANNEL + 1), "context": 1, "user": _user(user_id),
-                     "channel": {"id": str(CHANNEL + 1), "type": 1, "flags": 0,
-                                 "recipients": [_user(user_id)], "last_message_id": None}})
-        return body
-    body.update({
-        "guild_id": str(GUILD), "channel_id": str(CHANNEL), "context": 0,
-        "guild_locale": "en-US", "authorizing_integration_owners": {"0": str(GUILD)},
-        "channel": {"id": str(CHANNEL), "type": 0, "guild_id": str(GUILD),
-                    "name": "signals", "position": 0, "permission_overwrites": [],
-                    "nsfw": False, "parent_id": None, "flags": 0},
-        "member": {"user": _user(user_id), "roles": [], "nick": None, "avatar": None,
-                   "joined_at": datetime(2025, 1, 5, tzinfo=UTC).isoformat(),
-                   "deaf": False, "mute": False, "flags": 0, "pending": False,
-                   "permissions": permissions},
-    })
-    return body
-
-
-def opt(name: str, value: Any, kind: int = 3) -> dict[str, Any]:
-    """One command option (3 string, 4 integer, 5 boolean)."""
-    return {"name": name, "type": kind, "value": value}
-
-
-async def run(client: SignalHubBot, api: FakeDiscordApi, body: dict[str, Any]
-              ) -> dict[str, Any]:
-    """Run one interaction through the bot's tree; returns the callback body it sent."""
-    interaction = discord.Interaction(data=body, state=client._connection)
-    before = len(api.callbacks)
-    if body["type"] == 3:
-        assert await handle_component(client.services, interaction)
-    else:
-        await client.tree._call(interaction)
-    assert len(api.callbacks) == before + 1
-    return api.callbacks[-1]
-
-
-def ephemeral(callback: dict[str, Any]) -> bool:
-    return bool(callback["data"].get("flags", 0) & EPHEMERAL)
+    """A logged-in SignalHubBot on the fake API, and the fake."""
+    async with discord_bot(settings) as pair:
+        yield pair
 
 
 async def _provider(price: str = "0", slug: str = "bot-free") -> User:
@@ -130,7 +57,7 @@ async def test_login_registers_every_command(bot) -> None:  # noqa: ANN001
     assert [c.route for c in api.calls[:2]] == ["get_me", "app_info"]
     by_name = {c["name"]: c for c in api.commands}
     assert set(by_name) == {"providers", "subscribe", "unsubscribe", "subscriptions", "copy",
-                            "positions", "pnl", "link", "publish", "alerts"}
+                            "positions", "pnl", "link", "publish", "alerts", "roles"}
     alerts = by_name["alerts"]
     assert alerts["default_member_permissions"] == int(MANAGE_GUILD)
     assert alerts["dm_permission"] is False
