@@ -117,6 +117,15 @@ def check_exchange_id(exchange_id: str) -> str:
     return exchange_id
 
 
+def needs_password(exchange_id: str) -> bool:
+    """True when the exchange's API keys come with a passphrase (okx, bitget, kucoin...).
+
+    Raises ``InvalidInput`` for an id ccxt does not know.
+    """
+    exchange = getattr(ccxt_async, check_exchange_id(exchange_id))()
+    return bool(exchange.requiredCredentials.get("password"))
+
+
 def make_exchange(spec: ExchangeSpec, credentials: ExchangeCredentials | None, *,
                   timeout_ms: int = DEFAULT_TIMEOUT_MS, throttle: bool = False) -> Any:
     """A configured ``ccxt.async_support`` client (not yet connected; caller closes it).

@@ -15,6 +15,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeDefault
 
 from bots.telegram import (
+    connect,
     copy,
     errors,
     fallback,
@@ -30,7 +31,7 @@ from integrations.telegram import make_bot
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import Settings, require
 
-FEATURES = (start, providers, subscriptions, copy, positions, token, fallback)
+FEATURES = (start, connect, providers, subscriptions, copy, positions, token, fallback)
 
 
 def build_dispatcher(services: Services) -> Dispatcher:

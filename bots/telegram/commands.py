@@ -36,6 +36,8 @@ COMMANDS = (
                 "copy a provider's signals into your paper account"),
     CommandInfo("positions", "", "your paper positions, PnL and balance"),
     CommandInfo("token", "", "a new API token (private chat only)", private_only=True),
+    CommandInfo("connect", "", "connect an exchange account (private chat only)",
+                private_only=True),
 )
 
 

@@ -206,6 +206,8 @@ class FakeTelegramApi:
         self._updates: list[dict[str, Any]] = []
         self._sent: list[SentMessage] = []
         self._messages: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self._incoming: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self.deleted: list[tuple[Any, Any]] = []  # (chat_id, message_id) of deleteMessage
         self._users: dict[int, dict[str, Any]] = {}
         self._failures: dict[int | str, deque[_Failure]] = {}
         self._blocked: set[int | str] = set()
@@ -276,6 +278,7 @@ class FakeTelegramApi:
             command = text.split(maxsplit=1)[0]
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        self._incoming[(message["chat"]["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
 
     def callback_update(self, user_id: int, data: str, message_id: int | None = None,
@@ -482,9 +485,11 @@ class FakeTelegramApi:
         return _ok(stored)
 
     def _delete_message(self, token: str, params: dict[str, Any]) -> Reply:
+        """Deletes a bot message, or a user's message (bots may in private chats)."""
         key = (params.get("chat_id"), params.get("message_id") or 0)
-        if self._messages.pop(key, None) is None:
+        if self._messages.pop(key, None) is None and self._incoming.pop(key, None) is None:
             return _bad("message to delete not found")
+        self.deleted.append(key)
         return _ok(True)
 
     def _plain_text(self, source: str | None, parse_mode: str | None) -> str | Reply:

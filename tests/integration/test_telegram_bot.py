@@ -168,8 +168,8 @@ async def test_startup_deletes_the_webhook_and_publishes_the_command_menu(
     default = [c["command"] for c in api.my_commands['{"type": "default"}']]
     groups = [c["command"] for c in api.my_commands['{"type": "all_group_chats"}']]
     assert default == ["start", "help", "providers", "subscribe", "unsubscribe",
-                       "subscriptions", "copy", "positions", "token"]
-    assert groups == [c for c in default if c != "token"]
+                       "subscriptions", "copy", "positions", "token", "connect"]
+    assert groups == [c for c in default if c not in ("token", "connect")]
 
 
 async def test_start_deep_link_shows_the_provider_card(
