@@ -5,27 +5,43 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from domain.parsing import ParsedSignal, ParsedUpdate, parse_message
+from domain.parsing import ParsedSignal, ParsedUpdate, UpdateKind, parse_message
 
 
 def parse_to_json(text: str) -> str:
     """The parse of ``text`` as JSON, decimals as strings.
 
     A signal gives ``{"symbol", "side", "entry", "targets", "stop_loss", "leverage",
-    "confidence", "unread"}``; an update post gives ``{"update", "target", "symbol"}``;
-    a post that is neither gives ``null``.
+    "confidence", "unread"}``, plus ``market_entry`` (true), ``stop_percent`` and
+    ``target_percents`` (per target, null where none) only when the post has them; an
+    update post gives ``{"update", "target", "symbol"}`` (plus ``price``, the new stop or
+    null for the entry, for STOP_MOVED); a post that is neither gives ``null``.
     """
     parsed = parse_message(text)
     if parsed is None:
         return "null"
     if isinstance(parsed, ParsedUpdate):
-        return json.dumps(
-            {"update": parsed.kind.value, "target": parsed.target, "symbol": parsed.symbol}
-        )
+        body: dict[str, object] = {"update": parsed.kind.value, "target": parsed.target,
+                                   "symbol": parsed.symbol}
+        if parsed.kind is UpdateKind.STOP_MOVED:
+            body["price"] = None if parsed.price is None else _text(parsed.price)
+        return json.dumps(body)
     return json.dumps(_signal_dict(parsed), ensure_ascii=False)
 
 
 def _signal_dict(parsed: ParsedSignal) -> dict[str, object]:
+    body = _core(parsed)
+    if parsed.market_entry:
+        body["market_entry"] = True
+    if parsed.stop_percent is not None:
+        body["stop_percent"] = _text(parsed.stop_percent)
+    if parsed.target_percents:
+        body["target_percents"] = [None if p is None else _text(p)
+                                   for p in parsed.target_percents]
+    return body
+
+
+def _core(parsed: ParsedSignal) -> dict[str, object]:
     return {
         "symbol": parsed.symbol,
         "side": parsed.side.value if parsed.side else None,
