@@ -6,7 +6,10 @@ and every REST call of discord.py goes here, interaction callbacks and webhooks 
     async with FakeDiscordApi(token=TOKEN) as api:
         Route.BASE = api.api_base
 
-Served routes, with Discord's request and response shapes:
+Served routes, with Discord's request and response shapes (plus a gateway at
+``/gateway``: HELLO, IDENTIFY → READY, heartbeats, and ``dispatch`` to push events such
+as INTERACTION_CREATE; point ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` at
+``api.gateway_url``):
 
     GET    /users/@me                              the bot user (login)
     GET    /oauth2/applications/@me                the application (Client.login)
@@ -36,6 +39,8 @@ Not thread-safe: use it from the event loop that runs it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -111,6 +116,10 @@ class FakeDiscordApi:
         self.guild_members: dict[int, set[int]] = defaultdict(set)
         self.member_roles: dict[tuple[int, int], set[int]] = defaultdict(set)
         self._ids = itertools.count(1200000000000000000)
+        self.identify: dict[str, Any] | None = None
+        self.identified = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -118,6 +127,7 @@ class FakeDiscordApi:
     async def __aenter__(self) -> FakeDiscordApi:
         app = web.Application(middlewares=[self._record])
         p = API_PREFIX
+        app.router.add_get("/gateway", self._gateway, name="gateway")
         app.router.add_get(p + "/users/@me", self._me, name="get_me")
         app.router.add_get(p + "/oauth2/applications/@me", self._app_info, name="app_info")
         app.router.add_post(p + "/channels/{channel}/messages", self._create, name="create_message")
@@ -143,8 +153,23 @@ class FakeDiscordApi:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def gateway_url(self) -> str:
+        """The fake gateway (set ``DiscordWebSocket.DEFAULT_GATEWAY`` to it)."""
+        return self.base_url.replace("http://", "ws://") + "/gateway"
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send one gateway dispatch (op 0, e.g. ``INTERACTION_CREATE``) to every session."""
+        self._seq += 1
+        frame = json.dumps({"op": 0, "t": event, "s": self._seq, "d": data})
+        for ws in list(self._sockets):
+            await ws.send_str(frame)
 
     @property
     def api_base(self) -> str:
@@ -219,13 +244,44 @@ class FakeDiscordApi:
 
     async def _answer(self, request: web.Request, route: str, handler: Any
                       ) -> web.StreamResponse:
-        webhook = route in ("interaction_callback", "followup", "edit_original")
+        webhook = route in ("interaction_callback", "followup", "edit_original", "gateway")
         if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         if self._injected.get(route):
             failure = self._injected[route].pop(0)
             return _json(failure.body, failure.status, failure.headers)
         return await handler(request)  # type: ignore[no-any-return]
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """Gateway v10 (JSON text frames): HELLO, IDENTIFY → READY, heartbeat → ACK."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None,
+                            "t": None})
+        try:
+            async for frame in ws:
+                message = json.loads(frame.data)
+                if message["op"] == 1:
+                    await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+                elif message["op"] == 2:
+                    await self._ready(ws, message["d"])
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse, identify: dict[str, Any]) -> None:
+        if identify.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        self.identify = identify
+        self._seq += 1
+        await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": {
+            "v": 10, "user": self.bot_user, "guilds": [], "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url, "shard": [0, 1],
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [], "relationships": [], "user_settings": {}}})
+        self.identified.set()
 
     async def _me(self, request: web.Request) -> web.Response:
         return _json(self.bot_user)
