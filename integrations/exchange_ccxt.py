@@ -511,7 +511,7 @@ class GatewayPool:
         self.markets_ttl_s = markets_ttl_s
         self._cache = (MarketsCache(redis, f"{namespace}:markets:", markets_ttl_s)
                        if redis is not None else None)
-        self._markets: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._sources: dict[str, tuple[float, Any]] = {}
         self._markets_locks: dict[str, asyncio.Lock] = {}
         self._limiters: dict[str, RedisRateLimiter] = {}
         self._gateways: dict[int, tuple[str, CcxtGateway]] = {}
@@ -539,7 +539,7 @@ class GatewayPool:
                                  throttle=limiter is None)
         gateway = CcxtGateway(exchange, spec, limiter=limiter, account_key=account_key)
         try:
-            exchange.set_markets(await self.markets(spec, gateway))
+            exchange.set_markets_from_exchange(await self._market_source(spec, gateway))
         except BaseException:
             await exchange.close()
             raise
@@ -558,15 +558,24 @@ class GatewayPool:
 
     async def markets(self, spec: ExchangeSpec, gateway: CcxtGateway) -> list[dict[str, Any]]:
         """Markets of ``spec`` (see the class docstring for the order of sources)."""
+        return list((await self._market_source(spec, gateway)).markets.values())
+
+    async def _market_source(self, spec: ExchangeSpec, gateway: CcxtGateway) -> Any:
+        """A key-less client holding ``spec``'s markets; every account's client shares its
+        market structures by reference (ccxt ``set_markets_from_exchange``: no copy, no
+        re-parse per account)."""
         key = spec.markets_key
         lock = self._markets_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            held = self._markets.get(key)
+            held = self._sources.get(key)
             if held is not None and time.monotonic() - held[0] < self.markets_ttl_s:
                 return held[1]
-            markets = await self._load_markets(spec, gateway)
-            self._markets[key] = (time.monotonic(), markets)
-            return markets
+            source = make_exchange(spec, None, timeout_ms=self.timeout_ms)
+            source.set_markets(await self._load_markets(spec, gateway))
+            self._sources[key] = (time.monotonic(), source)
+            if held is not None:
+                await held[1].close()
+            return source
 
     async def _load_markets(self, spec: ExchangeSpec, gateway: CcxtGateway
                             ) -> list[dict[str, Any]]:
@@ -603,7 +612,10 @@ class GatewayPool:
         async with self._lock:
             gateways = [g for _, g in self._gateways.values()]
             self._gateways.clear()
-        await asyncio.gather(*(g.close() for g in gateways), return_exceptions=True)
+        sources = [source for _, source in self._sources.values()]
+        self._sources.clear()
+        await asyncio.gather(*(g.close() for g in gateways), *(s.close() for s in sources),
+                             return_exceptions=True)
 
 
 def _fingerprint(spec: ExchangeSpec, credentials: ExchangeCredentials) -> str:

@@ -259,8 +259,12 @@ async def test_offline_pool_uses_the_shipped_snapshot_without_any_request(
     pool = GatewayPool(None, "test", offline=True)
     gateway = await pool.gateway(1, spec_for(fake_binance), ExchangeCredentials(API_KEY, SECRET))
 
+    other = await pool.gateway(2, spec_for(fake_binance), ExchangeCredentials("k" * 64, SECRET))
+
     rules = await gateway.market("ETH/USDT")
     assert (rules.amount_step, rules.min_notional) == (Decimal("0.0001"), Decimal("5"))
+    assert other.exchange is not gateway.exchange
+    assert other.exchange.markets is gateway.exchange.markets  # shared, not copied
     assert sum(fake_binance.requests.values()) == 0
     await pool.close()
 
