@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     discord_bot_token: str | None = None
     discord_application_id: int | None = None
     discord_api_base: str | None = None
+    discord_read_channels: bool = False
     signalhub_host: str = "127.0.0.1"
     signalhub_port: int = 8000
     price_source: str = f"replay:{PACKAGE_DATA}"

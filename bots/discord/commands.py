@@ -7,7 +7,8 @@ a /publish draft come back as component interactions (``handle_component``).
 
     /providers  /subscribe  /unsubscribe  /subscriptions  /copy  /positions  /pnl
     /link [code]  /publish [text]  /alerts add|list|remove  /roles set|list|remove
-    (alerts and roles: servers only, shown to members with Manage Server; the
+    /source add|remove
+    (alerts, roles, sources: servers only, shown to members with Manage Server; the
     permission is checked again server-side from the interaction's permission bits)
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -57,14 +58,20 @@ async def answer(services: Services, interaction: discord.Interaction, handler: 
     await respond(interaction, reply)
 
 
-async def respond(interaction: discord.Interaction, reply: Reply) -> None:
-    """Send ``reply`` as the interaction's response (or a follow-up once responded)."""
+def message_kwargs(reply: Reply) -> dict[str, Any]:
+    """``reply`` as keyword arguments of discord.py's send methods (no mentions)."""
     kwargs: dict[str, Any] = {
-        "content": reply.content or None, "ephemeral": reply.ephemeral,
+        "content": reply.content or None,
         "embeds": [discord.Embed.from_dict(e) for e in reply.embeds],
         "allowed_mentions": discord.AllowedMentions.none()}
     if reply.buttons:
         kwargs["view"] = buttons_view(reply)
+    return kwargs
+
+
+async def respond(interaction: discord.Interaction, reply: Reply) -> None:
+    """Send ``reply`` as the interaction's response (or a follow-up once responded)."""
+    kwargs = {**message_kwargs(reply), "ephemeral": reply.ephemeral}
     if interaction.response.is_done():
         await interaction.followup.send(**kwargs)
     else:
@@ -168,7 +175,23 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
 
     tree.add_command(alerts_group(services))
     tree.add_command(roles_group(services))
+    tree.add_command(source_group(services))
     return tree
+
+
+async def forward_post(services: Services, client: discord.Client, message: discord.Message,
+                       edited: bool = False) -> None:
+    """Feed a server channel's post to ingestion; DM the provider a draft to confirm."""
+    reference = message.reference.message_id if message.reference is not None else None
+    post = handlers.ChannelPost(message.channel.id, message.id, message.content, reference,
+                                edited)
+    try:
+        found = await handlers.ingest_channel_post(services, post)
+        if found is not None:
+            channel = await client.create_dm(discord.Object(id=found[0]))
+            await channel.send(**message_kwargs(found[1]))
+    except Exception:
+        log.exception("discord channel post %s could not be ingested", message.id)
 
 
 def alerts_group(services: Services) -> app_commands.Group:
@@ -213,5 +236,26 @@ def roles_group(services: Services) -> app_commands.Group:
     @app_commands.describe(provider=PROVIDER_HELP)
     async def remove(interaction: discord.Interaction, provider: str) -> None:
         await answer(services, interaction, handlers.remove_role, provider)
+
+    return group
+
+
+def source_group(services: Services) -> app_commands.Group:
+    """/source add|remove: read this channel's posts as a provider's signals."""
+    group = app_commands.Group(name="source", description="Read this channel's posts as "
+                               "your provider's signals", guild_only=True,
+                               default_permissions=discord.Permissions(manage_guild=True))
+
+    @group.command(name="add", description="Read this channel's posts as signals")
+    @app_commands.describe(provider="your provider's slug",
+                           mode="auto: publish at once; confirm: DM me each draft first")
+    async def add(interaction: discord.Interaction, provider: str,
+                  mode: Literal["confirm", "auto"] = "confirm") -> None:
+        title = getattr(interaction.channel, "name", "") or ""
+        await answer(services, interaction, handlers.add_source, provider, mode, title)
+
+    @group.command(name="remove", description="Stop reading this channel's posts")
+    async def remove(interaction: discord.Interaction) -> None:
+        await answer(services, interaction, handlers.remove_source)
 
     return group

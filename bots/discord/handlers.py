@@ -158,6 +158,65 @@ async def list_roles(services: Services, caller: Caller) -> Reply:
                                                             caller.permissions))
 
 
+async def add_source(services: Services, caller: Caller, provider: str, mode: str,
+                     title: str = "") -> Reply:
+    """/source add provider mode: read this channel's posts as the provider's signals.
+
+    The caller must own the provider (linked account) and manage the server, since
+    every post here may then publish a signal. Raises ``InvalidInput`` outside a server
+    or for a bad mode, ``NotAllowed``, ``NotFound`` (``chat_publishing.register_channel``).
+    """
+    alerts.require_manage_server(caller.guild_id, caller.permissions)
+    user = await discord_account(caller.discord_user_id, caller.name)
+    source = await chat_publishing.register_channel(user, provider, Platform.DISCORD,
+                                                    _channel(caller), mode, title)
+    return replies.source_added(source, services.settings.discord_read_channels)
+
+
+async def remove_source(services: Services, caller: Caller) -> Reply:
+    """/source remove: stop reading this channel's posts."""
+    alerts.require_manage_server(caller.guild_id, caller.permissions)
+    user = await discord_account(caller.discord_user_id, caller.name)
+    await chat_publishing.remove_channel(user, Platform.DISCORD, _channel(caller))
+    return replies.source_removed()
+
+
+@dataclass(frozen=True)
+class ChannelPost:
+    """A message posted (or edited) in a server channel, as the gateway delivered it."""
+
+    channel_id: int
+    message_id: int
+    text: str
+    reply_to_message_id: int | None = None
+    edited: bool = False
+
+
+async def ingest_channel_post(services: Services, post: ChannelPost
+                              ) -> tuple[int, Reply] | None:
+    """Feed a channel post to ``chat_publishing.ingest_post``.
+
+    Returns (Discord user id of the provider's owner, the DM to send them) when a draft
+    awaits their confirmation or a fix, None otherwise (published, applied, ignored, or
+    an owner without a linked Discord account).
+    """
+    market_ts = services.prices.now_ms() if services.prices is not None else 0
+    result = await chat_publishing.ingest_post(
+        Platform.DISCORD, post.channel_id, post.message_id, post.text, services.queue,
+        services.bus, prices=services.prices, edited=post.edited,
+        reply_to_message_id=post.reply_to_message_id, market_ts=market_ts)
+    if result.action not in ("queued", "incomplete") or result.preview is None \
+            or result.source is None:
+        return None
+    owner_discord = result.source.provider.owner.discord_user_id  # loaded by ingest_post
+    if owner_discord is None:
+        return None
+    preview = result.preview
+    embed = signal_embed(preview.message) if preview.message is not None else None
+    return owner_discord, replies.draft_preview(embed, preview.problem, preview.post.id,
+                                                from_channel=post.channel_id)
+
+
 async def publish_text(services: Services, caller: Caller, text: str) -> Reply:
     """/publish text: parse a signal written in free text into a draft and preview it.
 

@@ -270,15 +270,38 @@ def role_list(items: list[DiscordRole]) -> Reply:
     return Reply(fit("\n".join(lines)))
 
 
-def draft_preview(embed: dict[str, Any] | None, problem: str, post_id: int) -> Reply:
-    """A /publish draft as subscribers will see it, with Publish / Cancel buttons."""
+def draft_preview(embed: dict[str, Any] | None, problem: str, post_id: int,
+                  from_channel: int | None = None) -> Reply:
+    """A draft (from /publish or a channel post) as subscribers will see it, with
+    Publish / Cancel buttons."""
+    where = f"Your post in <#{from_channel}> " if from_channel else ""
+    fix = ("Edit the post to fix it." if from_channel
+           else "Send `/publish` again with the corrected text.")
     if embed is None or problem:
-        return Reply(fit(f"✍️ Not publishable yet: {md(problem)}\nSend `/publish` again with "
-                         "the corrected text."),
+        return Reply(fit(f"✍️ {where}is not publishable yet: {md(problem)}\n{fix}"),
                      buttons=[Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
-    return Reply("👀 Preview: this is exactly what subscribers will see.", embeds=[embed],
+    head = (f"📥 {where}reads as a signal. Publish it?" if from_channel
+            else "👀 Preview: this is exactly what subscribers will see.")
+    return Reply(head, embeds=[embed],
                  buttons=[Button("Publish", f"sh:publish:{post_id}", "success"),
                           Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
+
+
+def source_added(source: Any, reading: bool) -> Reply:
+    """Confirmation of /source add (``reading``: this deployment reads channel posts)."""
+    mode = ("published at once" if str(source.mode.value) == "auto"
+            else "sent to you by DM for one-tap confirmation")
+    text = (f"📥 Posts in this channel that read as signals are now {mode} "
+            f"(provider `{source.provider.slug}`). Other posts are ignored.")
+    if not reading:
+        text += ("\n⚠️ This SignalHub does not read Discord channel posts yet "
+                 "(DISCORD_READ_CHANNELS is off): ask its operator to switch it on.")
+    return Reply(fit(text))
+
+
+def source_removed() -> Reply:
+    """Confirmation of /source remove."""
+    return Reply("📭 Posts in this channel are no longer read as signals.")
 
 
 def published(seq: int, slug: str, new: bool) -> Reply:

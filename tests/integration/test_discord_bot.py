@@ -57,7 +57,8 @@ async def test_login_registers_every_command(bot) -> None:  # noqa: ANN001
     assert [c.route for c in api.calls[:2]] == ["get_me", "app_info"]
     by_name = {c["name"]: c for c in api.commands}
     assert set(by_name) == {"providers", "subscribe", "unsubscribe", "subscriptions", "copy",
-                            "positions", "pnl", "link", "publish", "alerts", "roles"}
+                            "positions", "pnl", "link", "publish", "alerts", "roles",
+                            "source"}
     alerts = by_name["alerts"]
     assert alerts["default_member_permissions"] == int(MANAGE_GUILD)
     assert alerts["dm_permission"] is False
