@@ -495,19 +495,26 @@ class GatewayPool:
     (``signalhub/data/markets/<id>-<type>.json``), else ``load_markets()`` (stored in
     Redis for every other process). ``redis=None`` disables the shared cache and the
     shared rate limiter. Limits: ``account_rate`` requests/s per account,
-    ``exchange_rate`` requests/s per exchange across all processes.
+    ``exchange_rate`` requests/s per exchange across all processes, each with a burst
+    (default: 5 s of the account rate, 10 s of the exchange rate) that may go at once.
     Close with ``await pool.close()`` (arq ``on_shutdown``).
     """
 
     def __init__(self, redis: Redis | None, namespace: str, *, offline: bool = False,
                  timeout_ms: int = DEFAULT_TIMEOUT_MS, account_rate: float = 10.0,
-                 exchange_rate: float = 100.0, markets_ttl_s: int = MARKETS_TTL_S) -> None:
+                 exchange_rate: float = 100.0, account_burst: int | None = None,
+                 exchange_burst: int | None = None, markets_ttl_s: int = MARKETS_TTL_S) -> None:
         self.redis = redis
         self.namespace = namespace
         self.offline = offline
         self.timeout_ms = timeout_ms
         self.account_rate = account_rate
         self.exchange_rate = exchange_rate
+        # Exchanges budget weight per window (binance: 6,000/min per IP, 100 orders/10 s
+        # per account), so a burst of 10 s (exchange) / 5 s (account) goes at once.
+        self.account_burst = int(account_rate * 5) if account_burst is None else account_burst
+        self.exchange_burst = (int(exchange_rate * 10) if exchange_burst is None
+                               else exchange_burst)
         self.markets_ttl_s = markets_ttl_s
         self._cache = (MarketsCache(redis, f"{namespace}:markets:", markets_ttl_s)
                        if redis is not None else None)
@@ -553,7 +560,8 @@ class GatewayPool:
             self._limiters[exchange_id] = RedisRateLimiter(
                 self.redis, f"{self.namespace}:ratelimit:exchange:{exchange_id}:",
                 global_rate=self.exchange_rate, per_chat_rate=self.account_rate,
-                group_rate=self.account_rate)
+                group_rate=self.account_rate, global_burst=self.exchange_burst,
+                chat_burst=self.account_burst)
         return self._limiters[exchange_id]
 
     async def markets(self, spec: ExchangeSpec, gateway: CcxtGateway) -> list[dict[str, Any]]:

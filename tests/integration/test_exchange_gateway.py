@@ -298,8 +298,8 @@ async def test_markets_are_cached_in_redis_for_every_process(
 
 async def test_the_rate_limiter_is_shared_and_a_429_holds_the_account_back(
         fake_binance: FakeBinance, redis: Redis, namespace: str) -> None:
-    pool = GatewayPool(redis, namespace, account_rate=5.0)
-    other_process = GatewayPool(redis, namespace, account_rate=5.0)
+    pool = GatewayPool(redis, namespace, account_rate=5.0, account_burst=0)
+    other_process = GatewayPool(redis, namespace, account_rate=5.0, account_burst=0)
     gateway = await pool.gateway(7, spec_for(fake_binance), ExchangeCredentials(API_KEY, SECRET))
     await gateway.create_order(market_buy(BTC, "0.001", "sh-12-1-entry"))
 
@@ -321,3 +321,16 @@ def test_unknown_exchange_ids_are_refused() -> None:
         check_exchange_id("binanse")
     with pytest.raises(InvalidInput):
         ExchangeSpec("nope").markets_key and check_exchange_id("nope")
+
+
+async def test_the_exchange_limiter_lets_a_burst_through_then_spaces_requests(
+        redis: Redis, namespace: str) -> None:
+    pool = GatewayPool(redis, f"{namespace}:burst", account_rate=2.0, account_burst=3,
+                       exchange_rate=1000.0)
+    limiter = pool.limiter("binance")
+    assert limiter is not None
+
+    waits = [await limiter.reserve(11) for _ in range(5)]
+
+    assert waits[:4] == [0.0, 0.0, 0.0, 0.0]  # one slot + a burst of 3
+    assert waits[4] > 0.3  # then 1 / 2 s apart (0.5 s, less the time spent above)
