@@ -15,12 +15,16 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeDefault
 
 from bots.telegram import (
+    channels,
     connect,
     copy,
     errors,
     fallback,
+    link,
     positions,
     providers,
+    publish,
+    settings,
     start,
     subscriptions,
     token,
@@ -31,7 +35,8 @@ from integrations.telegram import make_bot
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import Settings, require
 
-FEATURES = (start, connect, providers, subscriptions, copy, positions, token, fallback)
+FEATURES = (start, connect, providers, subscriptions, copy, positions, token, link, publish,
+            channels, settings, fallback)
 
 
 def build_dispatcher(services: Services) -> Dispatcher:

@@ -38,6 +38,17 @@ COMMANDS = (
     CommandInfo("token", "", "a new API token (private chat only)", private_only=True),
     CommandInfo("connect", "", "connect an exchange account (private chat only)",
                 private_only=True),
+    CommandInfo("link", "[code]", "link Telegram, Discord and the API to one account",
+                private_only=True),
+    CommandInfo("settings", "", "which signal events you get"),
+    CommandInfo("quiet", "22:00 07:00 [zone]|off", "quiet hours: messages arrive silently"),
+    CommandInfo("publish", "<signal text>", "providers: publish a signal, with a preview"),
+    CommandInfo("movesl", "<id> <price>|entry", "providers: move a signal's stop-loss"),
+    CommandInfo("close", "<id> [note]", "providers: close a signal at market"),
+    CommandInfo("cancel", "<id> [note]", "providers: cancel a signal not yet entered"),
+    CommandInfo("channels", "", "providers: your signal channels and their modes"),
+    CommandInfo("addchannel", "@channel [slug] [auto|confirm]",
+                "providers: read signals from your channel", private_only=True),
 )
 
 
