@@ -19,6 +19,7 @@ import pytest
 
 from bots.telegram.app import run_polling
 from bots.telegram.callbacks import ProvidersPage, SubscribeCallback
+from bots.telegram.commands import COMMANDS
 from domain.copying import execute_copy_orders
 from domain.fanout import fan_out
 from domain.models import (
@@ -167,9 +168,10 @@ async def test_startup_deletes_the_webhook_and_publishes_the_command_menu(
     assert api.calls_to("deleteWebhook")[0].params.get("drop_pending_updates") in (None, False)
     default = [c["command"] for c in api.my_commands['{"type": "default"}']]
     groups = [c["command"] for c in api.my_commands['{"type": "all_group_chats"}']]
-    assert default == ["start", "help", "providers", "subscribe", "unsubscribe",
-                       "subscriptions", "copy", "positions", "token", "connect"]
-    assert groups == [c for c in default if c not in ("token", "connect")]
+    assert default[:5] == ["start", "help", "providers", "subscribe", "unsubscribe"]
+    assert default == [c.name for c in COMMANDS]  # every feature's commands, in order
+    assert groups == [c.name for c in COMMANDS if not c.private_only]
+    assert "token" not in groups and "link" not in groups
 
 
 async def test_start_deep_link_shows_the_provider_card(
