@@ -89,7 +89,11 @@ strawberry.enum(models.SignalStatus,
 strawberry.enum(models.Outcome, description="How a closed signal ended.")
 strawberry.enum(models.EventKind, description="What happened to a signal.")
 strawberry.enum(models.SubscriptionStatus,
-                description="ACTIVE, or CANCELLED by the subscriber.")
+                description="Subscription lifecycle: PENDING_PAYMENT (checkout not paid yet), "
+                            "TRIALING, ACTIVE, PAST_DUE (payment failed: signals continue "
+                            "until graceUntil), PAUSED (billing paused: no signals), "
+                            "CANCELLED (at period end: signals until currentPeriodEnd; at "
+                            "once: none), EXPIRED.")
 strawberry.enum(models.PositionStatus, description="OPEN, or CLOSED once nothing remains.")
 
 
@@ -242,7 +246,15 @@ class CopySettings:
 class ProviderSubscription:
     id: int = _field("Subscription id.")
     provider: Provider = _field("The provider subscribed to.")
-    status: models.SubscriptionStatus = _field("ACTIVE, or CANCELLED by unsubscribe.")
+    status: models.SubscriptionStatus = _field("Lifecycle status (see SubscriptionStatus).")
+    monthly_price: Decimal = _field("Price in US dollars per month (0 = free).")
+    current_period_end: datetime | None = _field(
+        "End of the paid or trial period, i.e. the renewal date (ISO-8601 UTC); null for a "
+        "free subscription.")
+    cancel_at_period_end: bool = _field("True when cancelled but running until "
+                                        "currentPeriodEnd.")
+    grace_until: datetime | None = _field("While PAST_DUE, signals keep coming until this "
+                                          "time (ISO-8601 UTC); null otherwise.")
     copy_settings: CopySettings = _field("Copy-trading switch and risk limits.")
     created_at: datetime = _field("When the user first subscribed (ISO-8601 UTC).")
     updated_at: datetime = _field("Last change of status (ISO-8601 UTC).")
@@ -251,6 +263,9 @@ class ProviderSubscription:
     def from_model(cls, sub: models.Subscription, provider: models.Provider,
                    settings: models.CopySettings | None) -> ProviderSubscription:
         return cls(id=sub.id, provider=Provider.from_model(provider), status=sub.status,
+                   monthly_price=Decimal(str(sub.monthly_price)),
+                   current_period_end=sub.current_period_end,
+                   cancel_at_period_end=sub.cancel_at_period_end, grace_until=sub.grace_until,
                    copy_settings=CopySettings.from_model(settings),
                    created_at=sub.created_at, updated_at=sub.updated_at)
 

@@ -21,6 +21,7 @@ from bots.telegram import (
     errors,
     fallback,
     link,
+    payouts,
     positions,
     providers,
     publish,
@@ -35,8 +36,8 @@ from integrations.telegram import make_bot
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import Settings, require
 
-FEATURES = (start, connect, providers, subscriptions, copy, positions, token, link, publish,
-            channels, settings, fallback)
+FEATURES = (start, connect, providers, subscriptions, copy, positions, token, payouts, link,
+            publish, channels, settings, fallback)
 
 
 def build_dispatcher(services: Services) -> Dispatcher:

@@ -36,6 +36,7 @@ COMMANDS = (
                 "copy a provider's signals into your paper account"),
     CommandInfo("positions", "", "your paper positions, PnL and balance"),
     CommandInfo("token", "", "a new API token (private chat only)", private_only=True),
+    CommandInfo("payouts", "[slug]", "providers: set up Stripe payouts to take paid subscribers"),
     CommandInfo("connect", "", "connect an exchange account (private chat only)",
                 private_only=True),
     CommandInfo("link", "[code]", "link Telegram, Discord and the API to one account",

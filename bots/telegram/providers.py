@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bots.telegram import keyboards, texts
 from bots.telegram.callbacks import ProvidersPage, SubscribeCallback
+from bots.telegram.subscriptions import offer_subscription
 from domain.models import User
 from domain.providers import list_providers
-from domain.subscriptions import subscribe
+from signalhub.bootstrap import Services
 
 
 async def show_providers(message: Message) -> None:
@@ -29,13 +29,14 @@ async def turn_providers_page(query: CallbackQuery, callback_data: ProvidersPage
 
 
 async def subscribe_from_button(query: CallbackQuery, callback_data: SubscribeCallback,
-                                user: User) -> None:
-    """Subscribes the presser; answers the press and confirms in the chat."""
-    sub = await subscribe(user, callback_data.slug)
-    await query.answer(f"Subscribed to {sub.provider.name}"[:200])
-    if query.message is not None:
-        private = query.message.chat.type == ChatType.PRIVATE
-        await query.message.answer(texts.subscribed(sub.provider, private))
+                                user: User, services: Services) -> None:
+    """Subscribes the presser (free provider) or sends a Checkout link (priced one) in
+    the chat; answers the press (``bots.telegram.subscriptions.offer_subscription``)."""
+    if not isinstance(query.message, Message):
+        await query.answer("Send /subscribe " + callback_data.slug)
+        return
+    await query.answer(await offer_subscription(query.message, user, callback_data.slug,
+                                                services))
 
 
 def make_router() -> Router:
