@@ -11,10 +11,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
-from graphql_api.billing import BillingMutation, BillingQuery
 from graphql_api.errors import is_expected
 from graphql_api.exchange import ExchangeMutation, ExchangeQuery
 from graphql_api.grouping import GroupedSchema
+from graphql_api.linking import LinkingMutation
 from graphql_api.mutations import Mutation as CoreMutation
 from graphql_api.queries import Query as CoreQuery
 from graphql_api.subscriptions import Subscription as CoreSubscription
@@ -22,8 +22,8 @@ from graphql_api.types import SCALARS
 
 # Each feature module contributes its own root classes; they are merged into one root.
 # Register a new feature's classes here (one line each), nowhere else.
-QUERY_PARTS: tuple[type, ...] = (CoreQuery, ExchangeQuery, BillingQuery)
-MUTATION_PARTS: tuple[type, ...] = (CoreMutation, ExchangeMutation, BillingMutation)
+QUERY_PARTS: tuple[type, ...] = (CoreQuery, ExchangeQuery)
+MUTATION_PARTS: tuple[type, ...] = (CoreMutation, ExchangeMutation, LinkingMutation)
 SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
 
 GROUPED_FIELDS = ("signalEvents",)
