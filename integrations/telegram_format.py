@@ -149,6 +149,11 @@ def _expired(message: dict[str, Any]) -> str:
     return "⌛ <b>Signal expired</b>"
 
 
+def _stop_moved(message: dict[str, Any]) -> str:
+    price = message.get("price")
+    return "🛡 <b>Stop-loss moved</b>" + ("" if price is None else f" to {_code_num(price)}")
+
+
 _EVENT_LINES: dict[str, EventLine] = {
     "ACTIVATED": _activated,
     "TARGET_HIT": _target_hit,
@@ -156,6 +161,7 @@ _EVENT_LINES: dict[str, EventLine] = {
     "CLOSED": _closed,
     "CANCELLED": _cancelled,
     "EXPIRED": _expired,
+    "STOP_MOVED": _stop_moved,
 }
 
 
