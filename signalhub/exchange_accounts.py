@@ -10,13 +10,15 @@ they arrive; only ``.validate`` (connect) and ``.gateway_for`` (workers) decrypt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.exchange_accounts import AccountDraft, AccountValidation, SealedCredentials
 from domain.exchange_models import ExchangeAccount
-from integrations.exchange_ccxt import CcxtGateway, ExchangeSpec, GatewayPool
 from integrations.secrets import SecretBox, decrypt_credentials
 from signalhub.settings import Settings
+
+if TYPE_CHECKING:  # importing ccxt costs ~1.3 s: only where a pool is built
+    from integrations.exchange_ccxt import CcxtGateway, GatewayPool
 
 EXTRA = "exchange_services"
 
@@ -32,6 +34,8 @@ class ExchangeServices:
                        user_id: int) -> AccountValidation:
         """``domain.exchange_accounts.AccountValidator``: open ``sealed`` and fetch the
         balance and withdrawal permission with a throw-away client (nothing cached)."""
+        from integrations.exchange_ccxt import ExchangeSpec
+
         credentials = self.box.decrypt(sealed, user_id)
         spec = ExchangeSpec(draft.exchange_id, draft.market_type, draft.testnet,
                             draft.api_base_url)
@@ -48,6 +52,8 @@ class ExchangeServices:
         Raises ``integrations.secrets.SecretError`` (missing key, tampered row, no
         credentials) and the gateway's errors while loading markets.
         """
+        from integrations.exchange_ccxt import ExchangeSpec
+
         spec = ExchangeSpec(account.exchange_id, account.market_type.value, account.testnet,
                             account.api_base_url)
         return await self.pool.gateway(account.id, spec, decrypt_credentials(self.box, account))
@@ -55,6 +61,8 @@ class ExchangeServices:
 
 def build_exchange_services(settings: Settings, redis: Any) -> ExchangeServices:
     """New services from the settings (``SecretError`` without SIGNALHUB_SECRET_KEY)."""
+    from integrations.exchange_ccxt import GatewayPool
+
     box = SecretBox.from_settings(settings.signalhub_secret_key,
                                   settings.signalhub_old_secret_keys)
     pool = GatewayPool(redis, settings.signalhub_namespace,

@@ -77,6 +77,9 @@ def make_worker(services: Services, *, burst: bool = False, monitor: bool = True
         if aclose is not None:
             await aclose()
         await close_discord(deps)
+        from signalhub.exchange_accounts import close_exchange_services  # ccxt: lazy
+
+        await close_exchange_services(services)  # every account's ccxt client
 
     return Worker(
         functions=FUNCTIONS,  # type: ignore[arg-type]

@@ -33,7 +33,6 @@ from domain.exchange_accounts import (
     connect_account,
 )
 from domain.models import User
-from integrations.exchange_ccxt import needs_password
 from integrations.secrets import ExchangeCredentials, SecretError
 from signalhub.exchange_accounts import exchange_services
 
@@ -84,6 +83,8 @@ async def cancel_wizard(message: Message, state: FSMContext) -> None:
 
 
 async def read_exchange(message: Message, state: FSMContext) -> None:
+    from integrations.exchange_ccxt import needs_password  # ccxt: imported on first use
+
     exchange_id = (message.text or "").strip().lower()
     try:
         if not EXCHANGE_ID_RE.match(exchange_id):
