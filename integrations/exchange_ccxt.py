@@ -294,10 +294,24 @@ class CcxtGateway:
         return None
 
     async def fetch_equity(self, currency: str) -> Decimal:
-        """Total balance of ``currency`` (free + used; futures: margin balance incl.
-        unrealized PnL as the exchange reports it), 0 if none."""
+        """Account equity in ``currency`` (quote currency, e.g. USDT).
+
+        Linear: the margin balance the exchange reports (wallet + unrealized PnL). Spot:
+        the total (free + in orders) of ``currency`` plus every other asset that has a
+        ``<asset>/<currency>`` market, valued at its last price (one extra request, only
+        when such assets are held); assets without such a market count 0.
+        """
         balances = await self._fetch_balances()
-        return balances.get(currency, Decimal(0))
+        equity = balances.get(currency, Decimal(0))
+        if self.spec.market_type != "spot":
+            return equity
+        held = {f"{code}/{currency}": total for code, total in balances.items()
+                if code != currency and total > 0 and f"{code}/{currency}" in self.exchange.markets}
+        if not held:
+            return equity
+        prices = await self._last_prices(list(held))
+        return equity + sum((total * prices[symbol] for symbol, total in held.items()
+                             if symbol in prices), Decimal(0))
 
     async def check_account(self) -> AccountCheck:
         """Validate the key: fetch balances, and the withdrawal permission where reported
@@ -335,6 +349,19 @@ class CcxtGateway:
             raise await self._fail(exc, "fetch_balance") from exc
         return {code: Decimal(str(total)) for code, total in (balance.get("total") or {}).items()
                 if total is not None}
+
+    async def _last_prices(self, symbols: list[str]) -> dict[str, Decimal]:
+        try:
+            await self._throttle()
+            if self.exchange.has.get("fetchLastPrices"):
+                raw = await self.exchange.fetch_last_prices(symbols)
+                values = {s: p.get("price") for s, p in raw.items()}
+            else:
+                tickers = await self.exchange.fetch_tickers(symbols)
+                values = {s: t.get("last") for s, t in tickers.items()}
+        except ccxt_async.BaseError as exc:
+            raise await self._fail(exc, "last prices") from exc
+        return {s: Decimal(str(v)) for s, v in values.items() if v is not None and s in symbols}
 
     async def _withdrawals_enabled(self) -> bool | None:
         if self.spec.exchange_id != "binance" or self.spec.testnet:

@@ -57,8 +57,9 @@ async def test_spot_market_order_fills_at_the_real_candle_close_with_commission(
     assert (ack.fee, ack.fee_currency) == (Decimal("0.00001"), "BTC")
     assert ack.client_order_id == "sh-1-1-entry" and ack.symbol == BTC
     usdt = Decimal("10000") - Decimal("0.01") * close
-    assert await gateway.fetch_equity("USDT") == usdt
+    assert await gateway.fetch_equity("USDT") == usdt + Decimal("0.00999") * close
     assert await gateway.fetch_equity("BTC") == Decimal("0.00999")
+    assert fake_binance.requests[("GET", "/api/v3/ticker/price")] == 1
     await gateway.close()
 
 
