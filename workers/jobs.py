@@ -97,7 +97,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 async def _sweep_pending(d: WorkerDeps, older_than_s: float) -> int:
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     new = 0
-    if d.sender is not None:
+    if d.sender is not None or d.services.settings.discord_bot_token:  # Discord DMs too
         ids = await Delivery.filter(status=DeliveryStatus.PENDING, created_at__lte=cutoff
                                     ).order_by("id").limit(5000).values_list("id", flat=True)
         for shard in shards(list(ids), DELIVERY_SHARD):  # type: ignore[arg-type]
