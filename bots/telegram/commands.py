@@ -39,6 +39,8 @@ COMMANDS = (
     CommandInfo("payouts", "[slug]", "providers: set up Stripe payouts to take paid subscribers"),
     CommandInfo("connect", "", "connect an exchange account (private chat only)",
                 private_only=True),
+    CommandInfo("exchange", "[live <phrase>|paper|disconnect]",
+                "your exchange account: live opt-in, paper, disconnect", private_only=True),
     CommandInfo("link", "[code]", "link Telegram, Discord and the API to one account",
                 private_only=True),
     CommandInfo("settings", "", "which signal events you get"),

@@ -1,4 +1,6 @@
-"""/connect: a private-chat wizard that connects an exchange account (paper mode).
+"""/connect: a private-chat wizard that connects an exchange account (paper mode), and
+/exchange [live <phrase>|paper|disconnect] to see it, opt in to live trading, go back
+to paper, or disconnect it.
 
 Steps: exchange id -> market type (spot|linear) -> testnet (yes|no) -> API base URL
 (or skip) -> API key -> secret -> passphrase (only where the exchange has one). Each
@@ -18,7 +20,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
@@ -27,19 +29,25 @@ from domain.errors import DomainError, ExternalServiceError
 from domain.exchange_accounts import (
     BASE_URL_RE,
     EXCHANGE_ID_RE,
+    LIVE_CONFIRMATION,
     AccountDraft,
     Connected,
+    active_account,
     check_key_parts,
+    confirm_live,
     connect_account,
+    disconnect_account,
+    switch_to_paper,
 )
+from domain.exchange_models import ExchangeAccount, TradingMode
 from domain.models import User
 from integrations.secrets import ExchangeCredentials, SecretError
 from signalhub.exchange_accounts import exchange_services
 
 log = logging.getLogger(__name__)
 
-PRIVATE_ONLY = ("🔒 /connect works only in a private chat with me, so that nobody sees your "
-                "API key. Open a chat with me and send /connect there.")
+PRIVATE_ONLY = ("🔒 /connect and /exchange work only in a private chat with me, so that "
+                "nobody sees your API key. Open a chat with me and send /connect there.")
 ASK_EXCHANGE = ("🔌 Connect an exchange account. Copy trading stays in <b>paper</b> mode "
                 "until you confirm live trading.\n\nWhich exchange? Send its ccxt id, e.g. "
                 "<code>binance</code>, <code>bybit</code>, <code>okx</code>. "
@@ -211,6 +219,47 @@ def connected_text(connected: Connected) -> str:
     return "\n".join(lines)
 
 
+EXCHANGE_USAGE = (f"/exchange shows your exchange account; /exchange live {LIVE_CONFIRMATION} "
+                  "switches it to live trading, /exchange paper back to paper, /exchange "
+                  "disconnect removes it.")
+NO_ACCOUNT = "You have no exchange account connected: copy trading uses paper. Send /connect."
+
+
+async def manage_exchange(message: Message, command: CommandObject, user: User) -> None:
+    """/exchange [live <phrase>|paper|disconnect] on the user's ACTIVE account."""
+    account = await active_account(user.id)
+    if account is None:
+        await message.answer(NO_ACCOUNT)
+        return
+    action, _, rest = (command.args or "").strip().partition(" ")
+    action = action.lower()
+    if action == "live":
+        account = await confirm_live(user, account.id, rest)
+    elif action == "paper":
+        account = await switch_to_paper(user, account.id)
+    elif action == "disconnect":
+        await disconnect_account(user, account.id)
+        await message.answer(f"🔌 Disconnected {html.escape(account.exchange_id)} account "
+                             f"#{account.id}: its key is erased, copy trading is back on "
+                             "paper. Positions on the exchange are left as they are.")
+        return
+    elif action:
+        await message.answer(f"✍️ {html.escape(EXCHANGE_USAGE)}")
+        return
+    await message.answer(account_text(account))
+
+
+def account_text(account: ExchangeAccount) -> str:
+    """One account as /exchange shows it, with the next step for its mode."""
+    mode = ("<b>LIVE</b>: copy orders go to the exchange with real money"
+            if account.mode == TradingMode.LIVE else
+            "<b>paper</b>: orders are simulated. To trade for real send: <code>/exchange live "
+            f"{html.escape(LIVE_CONFIRMATION)}</code>")
+    return (f"🔌 {html.escape(account.exchange_id)} {account.market_type.value}"
+            f"{' testnet' if account.testnet else ''}, key …{html.escape(account.api_key_hint)}"
+            f" (account #{account.id})\nMode: {mode}")
+
+
 def make_router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     router = Router(name=__name__)
@@ -218,6 +267,8 @@ def make_router() -> Router:
     text = F.text & ~F.text.startswith("/")
     router.message.register(start_wizard, Command("connect"), private)
     router.message.register(refuse_outside_private_chat, Command("connect"))
+    router.message.register(manage_exchange, Command("exchange"), private)
+    router.message.register(refuse_outside_private_chat, Command("exchange"))
     router.message.register(cancel_wizard, StateFilter(ConnectWizard), private,
                             F.text.lower().in_({"cancel", "stop"}))
     steps = ((ConnectWizard.exchange, read_exchange),

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bots.telegram.app import run_polling
-from domain.exchange_models import ExchangeAccount, TradingMode
+from domain.exchange_accounts import LIVE_CONFIRMATION
+from domain.exchange_models import AccountStatus, ExchangeAccount, TradingMode
 from integrations.prices import ReplayPriceSource
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.exchange_accounts import close_exchange_services
@@ -105,7 +106,10 @@ async def test_a_rejected_key_stores_nothing_and_says_why(
 async def test_connect_is_refused_in_groups(api: FakeTelegramApi, bot: Services) -> None:
     _, reply = await say(api, "/connect", chat_id=GROUP)
 
-    assert reply.message["text"].startswith("🔒 /connect works only in a private chat")
+    assert reply.message["text"].startswith("🔒 /connect and /exchange work only in a "
+                                            "private chat")
+    _, exchange = await say(api, "/exchange", chat_id=GROUP)
+    assert exchange.message["text"] == reply.message["text"]
     assert await ExchangeAccount.all().count() == 0
 
 
@@ -124,3 +128,28 @@ async def test_bad_answers_are_asked_again_and_cancel_stops(
     _, after = await say(api, "spot")
     assert "Market type" not in after.message["text"]
     assert await ExchangeAccount.all().count() == 0 and api.deleted == []
+
+
+async def test_exchange_shows_the_account_goes_live_by_phrase_and_disconnects(
+        api: FakeTelegramApi, bot: Services, fake_binance: FakeBinance) -> None:
+    _, none = await say(api, "/exchange")
+    assert none.message["text"].startswith("You have no exchange account connected")
+    await walk_to_the_key(api, fake_binance)
+    await say(api, API_KEY)
+    await say(api, SECRET)
+
+    _, shown = await say(api, "/exchange")
+    _, wrong = await say(api, "/exchange live yes please")
+    _, live = await say(api, f"/exchange live {LIVE_CONFIRMATION}")
+    account = await ExchangeAccount.get(exchange_id="binance")
+    _, paper = await say(api, "/exchange paper")
+    _, gone = await say(api, "/exchange disconnect")
+
+    assert "Mode: paper" in shown.message["text"] and LIVE_CONFIRMATION in shown.message["text"]
+    assert wrong.message["text"] == f"⚠️ confirm: type exactly: {LIVE_CONFIRMATION}"
+    assert "Mode: LIVE" in live.message["text"] and account.mode == TradingMode.LIVE
+    assert account.live_confirmed_at is not None
+    assert "Mode: paper" in paper.message["text"]
+    assert gone.message["text"].startswith("🔌 Disconnected binance account")
+    row = await ExchangeAccount.get(id=account.id)
+    assert row.status == AccountStatus.DISABLED and row.credentials_ciphertext == b""
