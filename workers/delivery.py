@@ -19,7 +19,7 @@ from domain.errors import PermanentError, RecipientUnreachable, RetryableError
 from domain.events import event_message
 from domain.models import Delivery, DeliveryStatus, SignalEvent, SignalState, User
 from domain.notifications import silent_now
-from domain.subscriptions import is_entitled
+from domain.subscriptions import is_entitled_to_event
 from integrations.telegram_format import render_event, render_notice
 from workers.context import WorkerDeps, activity, deps
 from workers.discord_jobs import CHANNEL_DISCORD, deliver_discord
@@ -73,10 +73,7 @@ async def _still_entitled(delivery: Delivery) -> bool:
     """Signal deliveries need an entitled subscription at send time; notices do not."""
     if delivery.event_id is None:  # type: ignore[attr-defined]
         return True
-    provider_ids = await SignalEvent.filter(id=delivery.event_id).values_list(  # type: ignore[attr-defined]
-        "signal__provider_id", flat=True)
-    return bool(provider_ids) and await is_entitled(
-        delivery.user_id, int(provider_ids[0]))  # type: ignore[attr-defined]
+    return await is_entitled_to_event(delivery.user_id, delivery.event_id)  # type: ignore[attr-defined]
 
 
 async def _send_with_retries(d: WorkerDeps, delivery: Delivery, user: User, html: str) -> str:
