@@ -6,6 +6,7 @@ guard lets the order through. No I/O. ``domain.sizing.decide_copy`` composes the
 
 Reasons start with ``skipped:`` (the order is not sent) or ``resized:`` (the order is
 sent, changed); the follower sees them verbatim ("why was this signal not copied?").
+No reason contains "; ", the separator of ``CopyDecision.reason``.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime,
               "new signals resume when open positions recover, at the latest once today's "
               "realized PnL resets at 00:00 UTC")
     return (f"skipped: daily loss limit {pct_text(max_daily_loss_pct)}% reached "
-            f"({money_text(total)} {currency} today); {resume}")
+            f"({money_text(total)} {currency} today), {resume}")
 
 
 # --- slippage --------------------------------------------------------------------------

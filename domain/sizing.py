@@ -169,6 +169,11 @@ class CopyDecision:
         return cls(False, "; ".join(reasons), reasons=reasons)
 
 
+def reason_lines(reason: str) -> list[str]:
+    """The reason lines of a stored ``CopyDecision.reason`` (joined with "; ")."""
+    return [line for line in reason.split("; ") if line]
+
+
 def money(value: Decimal) -> Decimal:
     """An amount of quote currency rounded half-even to 1e-8, as stored (NUMERIC(24, 8))."""
     return value.quantize(MONEY_QUANTUM)

@@ -12,17 +12,16 @@ period end before the period ends. Nothing else.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.billing import record_creation, record_transition
-from domain.errors import InvalidInput, NotAllowed, NotFound
+from domain.errors import NotAllowed, NotFound
 from domain.models import CopySettings, Provider, Subscription, SubscriptionStatus, User
 from domain.providers import get_provider
-from domain.sizing import CopyLimits, validate_limits
 
 S = SubscriptionStatus
 
@@ -122,48 +121,6 @@ async def active_subscription(user: User, provider_slug: str) -> Subscription:
     return sub
 
 
-async def set_copy_trading(user: User, provider_slug: str, enabled: bool,
-                           scale_factor: object = None, max_position_pct: object = None,
-                           max_open_positions: int | None = None) -> CopySettings:
-    """Switch copy trading for one subscription on or off and set its limits.
-
-    Omitted (None) limits keep their current values. ``scale_factor`` 0.1–2.0,
-    ``max_position_pct`` percent of equity (0–100], ``max_open_positions`` 1–100.
-    Raises ``NotAllowed`` without an active subscription, ``InvalidInput`` for a limit
-    out of range (nothing is changed then).
-    """
-    try:
-        sub = await active_subscription(user, provider_slug)
-    except NotFound as exc:
-        raise NotAllowed(f"{exc.message}; subscribe first") from None
-    settings, _ = await CopySettings.get_or_create(subscription=sub)
-    limits = CopyLimits(
-        scale_factor=_decimal("scaleFactor", scale_factor, settings.scale_factor),
-        max_position_pct=_decimal("maxPositionPct", max_position_pct,
-                                  settings.max_position_pct),
-        max_open_positions=(settings.max_open_positions if max_open_positions is None
-                            else max_open_positions),
-    )
-    validate_limits(limits)
-    settings.enabled = enabled
-    settings.scale_factor, settings.max_position_pct = limits.scale_factor, limits.max_position_pct
-    settings.max_open_positions = limits.max_open_positions
-    await settings.save()
-    return settings
-
-
-def _decimal(field: str, value: object, current: Decimal) -> Decimal:
-    if value is None:
-        return Decimal(current)
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(field, f"must be a number, got {value!r}") from None
-    if not number.is_finite():
-        raise InvalidInput(field, "must be a finite number")
-    return number
-
-
 async def user_subscriptions(user: User) -> list[Subscription]:
     """All of ``user``'s subscriptions (any status) with provider and copy settings loaded."""
     return await Subscription.filter(user=user).select_related(
@@ -175,3 +132,11 @@ async def may_listen(user: User, provider: Provider) -> bool:
     if provider.owner_id == user.id or user.role == "admin":  # type: ignore[attr-defined]
         return True
     return await is_entitled(user.id, provider.id)
+
+
+def __getattr__(name: str) -> Any:
+    """``set_copy_trading`` moved to ``domain.copy_settings``; old imports still work."""
+    if name == "set_copy_trading":
+        from domain.copy_settings import set_copy_trading  # import cycle: it imports us
+        return set_copy_trading
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

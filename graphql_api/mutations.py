@@ -1,4 +1,6 @@
-"""Mutation root: providers, publishing and closing signals, subscriptions, copy trading.
+"""Mutation root: providers, publishing and closing signals, subscriptions.
+
+``setCopyTrading`` lives in ``graphql_api.copy_trading``.
 
 Every mutation returns a union of its result and the typed errors of
 ``graphql_api.errors``; on an error nothing is stored. A caller without a valid token
@@ -167,30 +169,6 @@ class Mutation:
         except CALLER_ERRORS as exc:
             return error_result(exc)
         return await _subscription_view(sub.id)
-
-    @strawberry.mutation(description=(
-        "Switch copy trading (paper orders) for one ACTIVE subscription on or off and "
-        "set its limits; omitted limits keep their values. Errors: ValidationError "
-        "(scaleFactor 0.1–2.0, maxPositionPct above 0 and at most 100 percent, "
-        "maxOpenPositions 1–100), NotAllowed (no ACTIVE subscription, not signed in)."))
-    async def set_copy_trading(
-        self, info: strawberry.Info, provider_slug: SlugArg,
-        enabled: Annotated[bool, strawberry.argument(description="Copy new signals?")],
-        scale_factor: Annotated[Decimal | None, strawberry.argument(
-            description="Size multiplier 0.1–2.0 (1 = as computed).")] = None,
-        max_position_pct: Annotated[Decimal | None, strawberry.argument(
-            description="Largest position, percent of paper equity (10 = 10%).")] = None,
-        max_open_positions: Annotated[int | None, strawberry.argument(
-            description="Most OPEN paper positions at once, 1–100.")] = None,
-    ) -> ProviderSubscriptionResult:
-        try:
-            user = info.context.require_user()
-            settings = await subscriptions.set_copy_trading(
-                user, provider_slug, enabled, scale_factor, max_position_pct,
-                max_open_positions)
-        except CALLER_ERRORS as exc:
-            return error_result(exc)
-        return await _subscription_view(settings.subscription_id)  # type: ignore[attr-defined]
 
 
 async def _subscription_view(subscription_id: int) -> ProviderSubscription:

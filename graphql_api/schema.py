@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
+from graphql_api.copy_trading import CopyTradingMutation, CopyTradingQuery
 from graphql_api.errors import is_expected
 from graphql_api.exchange import ExchangeMutation, ExchangeQuery
 from graphql_api.grouping import GroupedSchema
@@ -22,8 +23,9 @@ from graphql_api.types import SCALARS
 
 # Each feature module contributes its own root classes; they are merged into one root.
 # Register a new feature's classes here (one line each), nowhere else.
-QUERY_PARTS: tuple[type, ...] = (CoreQuery, ExchangeQuery)
-MUTATION_PARTS: tuple[type, ...] = (CoreMutation, ExchangeMutation, LinkingMutation)
+QUERY_PARTS: tuple[type, ...] = (CoreQuery, CopyTradingQuery, ExchangeQuery)
+MUTATION_PARTS: tuple[type, ...] = (CoreMutation, CopyTradingMutation, ExchangeMutation,
+                                    LinkingMutation)
 SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
 
 GROUPED_FIELDS = ("signalEvents",)

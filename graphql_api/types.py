@@ -21,7 +21,9 @@ import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 
 from domain import models
+from domain.copy_settings import copy_limits
 from domain.events import signal_dict
+from domain.outcomes import realized_pnl
 from domain.sizing import CopyLimits
 
 # --- scalars ---------------------------------------------------------------------
@@ -220,26 +222,48 @@ class SignalEvent:
         return Signal.from_dict(self.message["signal"])
 
 
-@strawberry.type(description="A subscriber's copy-trading settings for one provider.")
+@strawberry.type(description="A subscriber's copy-trading settings for one provider. "
+                             "Percents are percent (10 = 10%).")
 class CopySettings:
     enabled: bool = _field("Whether new signals of the provider are copied as paper orders.")
     scale_factor: Decimal = _field("Multiplier of the computed position size, 0.1–2.0 "
-                                   "(1 = as computed).")
-    max_position_pct: Decimal = _field("Largest position as a percent of paper equity, "
-                                       "above 0 and at most 100 (10 = 10%).")
+                                   "(1 = as computed); never above maxPositionPct.")
+    max_position_pct: Decimal = _field("Largest position (its margin) as a percent of "
+                                       "equity, above 0 and at most 100 (10 = 10%).")
     max_open_positions: int = _field("Most OPEN paper positions at once, 1–100; further "
                                      "signals are skipped.")
+    max_daily_loss_pct: Decimal = _field(
+        "Daily loss limit, percent of the equity at 00:00 UTC, above 0 and at most 100: "
+        "once today's realized + unrealized loss reaches it, new signals are skipped "
+        "until 00:00 UTC.")
+    slippage_guard_pct: Decimal = _field(
+        "Slippage guard, percent 0–20: how far the price may have moved past the signal's "
+        "entry (against you) for a market order.")
+    slippage_action: str = _field("Past the slippage guard: `skip` the signal, or place "
+                                  "a `limit` order at the entry.")
+    leverage_cap: int = _field("Highest leverage used on derivatives, 1–125 (x); a signal "
+                               "asking more is resized to it. Spot is always 1x.")
+    allowed_symbols: list[str] = _field("Only these ccxt unified symbols are copied; empty: "
+                                        "every symbol.")
+    denied_symbols: list[str] = _field("These ccxt unified symbols are never copied.")
+    exit_ladder: list[Decimal] = _field("Percent of the position closed at each take-profit "
+                                        "target (sums to 100); empty: an even split.")
+    move_stop_to_breakeven: bool = _field("Move the stop-loss to the entry price once "
+                                          "target 1 is hit.")
 
     @classmethod
     def from_model(cls, settings: models.CopySettings | None) -> CopySettings:
-        if settings is None:
-            defaults = CopyLimits()
-            return cls(enabled=False, scale_factor=defaults.scale_factor,
-                       max_position_pct=defaults.max_position_pct,
-                       max_open_positions=defaults.max_open_positions)
-        return cls(enabled=settings.enabled, scale_factor=Decimal(settings.scale_factor),
-                   max_position_pct=Decimal(settings.max_position_pct),
-                   max_open_positions=settings.max_open_positions)
+        limits = CopyLimits() if settings is None else copy_limits(settings)
+        return cls(
+            enabled=settings is not None and settings.enabled,
+            scale_factor=limits.scale_factor, max_position_pct=limits.max_position_pct,
+            max_open_positions=limits.max_open_positions,
+            max_daily_loss_pct=limits.max_daily_loss_pct,
+            slippage_guard_pct=limits.slippage_guard_pct,
+            slippage_action=limits.slippage_action.value, leverage_cap=limits.leverage_cap,
+            allowed_symbols=list(limits.allowed_symbols),
+            denied_symbols=list(limits.denied_symbols), exit_ladder=list(limits.exit_ladder),
+            move_stop_to_breakeven=limits.move_stop_to_breakeven)
 
 
 @strawberry.type(description="A user's subscription to a provider.")
@@ -297,6 +321,22 @@ class Position:
     @strawberry.field(description="The copied signal (batched: one query per request).")
     async def signal(self, info: strawberry.Info) -> Signal | None:
         return await info.context.loaders.signal.load(self.signal_id)
+
+    @strawberry.field(description="Last market price of the symbol (quote currency) from "
+                                  "the price source; null if unknown.")
+    def mark_price(self, info: strawberry.Info) -> Decimal | None:
+        prices = info.context.services.prices
+        return prices.last_price(self.symbol) if prices is not None else None
+
+    @strawberry.field(description="Unrealized PnL of the remaining amount at markPrice, "
+                                  "quote currency, before exit fees; 0 once closed, null "
+                                  "while no price is known.")
+    def unrealized_pnl(self, info: strawberry.Info) -> Decimal | None:
+        if self.status is models.PositionStatus.CLOSED:
+            return Decimal(0)
+        price = self.mark_price(info)
+        return None if price is None else realized_pnl(self.side, self.entry_price, price,
+                                                       self.remaining_amount)
 
     @classmethod
     def from_model(cls, p: models.Position) -> Position:

@@ -1,6 +1,6 @@
 """The Telegram bot process: the dispatcher and its long-polling runner.
 
-Router order is priority: start, providers, subscriptions, copy, positions, token,
+Router order is priority: start, providers, subscriptions, copy, risk, positions, token,
 then the fallback that answers everything else with the help. Errors of every router
 end in the error router (``errors``). Handlers receive ``user`` (``middlewares.UserMiddleware``)
 and ``services`` (the process's ``Services``) by parameter name.
@@ -25,6 +25,7 @@ from bots.telegram import (
     positions,
     providers,
     publish,
+    risk,
     settings,
     start,
     subscriptions,
@@ -36,7 +37,7 @@ from integrations.telegram import make_bot
 from signalhub.bootstrap import Services, bootstrap, shutdown
 from signalhub.settings import Settings, require
 
-FEATURES = (start, connect, providers, subscriptions, copy, positions, token, payouts, link,
+FEATURES = (start, connect, providers, subscriptions, copy, risk, positions, token, payouts, link,
             publish, channels, settings, fallback)
 
 

@@ -78,7 +78,7 @@ def test_loss_under_the_limit_lets_signals_through() -> None:
 def test_realized_loss_at_the_limit_skips_until_midnight() -> None:
     reason = daily_loss_block(day("-512.30"), D(5), NOW)
 
-    assert reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today); "
+    assert reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today), "
                       "new signals resume at 00:00 UTC")
 
 

@@ -123,7 +123,7 @@ def test_daily_loss_limit_skips_with_the_amount_and_resume_time() -> None:
 
     decision = decide(day=day, equity="9487.70")
 
-    assert decision.reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today); "
+    assert decision.reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today), "
                                "new signals resume at 00:00 UTC")
 
 

@@ -12,7 +12,14 @@ from aiogram.types import User as TelegramUser
 
 from bots.telegram import texts
 from bots.telegram.callbacks import ProvidersPage, SubscribeCallback
-from bots.telegram.commands import COPY_USAGE, CopyRequest, UsageError, parse_copy, slug_argument
+from bots.telegram.commands import (
+    COPY_USAGE,
+    OPTION_EXAMPLES,
+    CopyRequest,
+    UsageError,
+    parse_copy,
+    slug_argument,
+)
 from bots.telegram.errors import alert_for, reply_for
 from bots.telegram.keyboards import paginate, provider_card_keyboard, providers_keyboard
 from bots.telegram.middlewares import private_chat_id
@@ -59,6 +66,10 @@ def test_slug_argument_takes_exactly_one_slug() -> None:
     ("rsi-demo on", CopyRequest(True, "rsi-demo")),
     ("on rsi-demo scale=0.5 max_pct=5 max_open=3",
      CopyRequest(True, "rsi-demo", "0.5", "5", 3)),
+    ("on rsi-demo max_loss=3 on_slippage=limit deny=DOGE/USDT ladder=50/50",
+     CopyRequest(True, "rsi-demo", limits=(
+         ("max_daily_loss_pct", "3"), ("slippage_action", "limit"),
+         ("denied_symbols", "DOGE/USDT"), ("exit_ladder", "50/50")))),
 ])
 def test_parse_copy(args: str, expected: CopyRequest) -> None:
     assert parse_copy(args) == expected
@@ -70,9 +81,9 @@ def test_parse_copy(args: str, expected: CopyRequest) -> None:
     ("rsi-demo", COPY_USAGE),
     ("on off rsi-demo", COPY_USAGE),
     ("on a b", COPY_USAGE),
-    ("on rsi-demo size=2", "unknown option 'size=2'; use scale=0.5, max_pct=10 or max_open=5 "
+    ("on rsi-demo size=2", f"unknown option 'size=2'; use {OPTION_EXAMPLES} "
                            "after /copy on <slug>"),
-    ("on rsi-demo scale=", "unknown option 'scale='; use scale=0.5, max_pct=10 or max_open=5 "
+    ("on rsi-demo scale=", f"unknown option 'scale='; use {OPTION_EXAMPLES} "
                            "after /copy on <slug>"),
     ("on rsi-demo max_open=2.5", "max_open needs a whole number, e.g. max_open=5"),
 ])
