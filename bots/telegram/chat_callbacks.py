@@ -44,3 +44,10 @@ class ChannelProviderChoice(CallbackData, prefix="chanp"):
 
     chat_id: int
     provider_id: int
+
+
+class FormAnswer(CallbackData, prefix="form"):
+    """A one-tap answer (LONG, SHORT, skip) to the /publish form of draft ``post_id``."""
+
+    post_id: int
+    value: str

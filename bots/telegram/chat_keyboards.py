@@ -10,6 +10,7 @@ from bots.telegram.chat_callbacks import (
     ChannelProviderChoice,
     DraftAction,
     DraftStep,
+    FormAnswer,
     NotifyToggle,
     QuietOff,
 )
@@ -69,4 +70,15 @@ def channel_provider_keyboard(chat_id: int, providers: list[Provider]) -> Inline
                        callback_data=ChannelProviderChoice(chat_id=chat_id,
                                                            provider_id=provider.id))
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def form_keyboard(post_id: int, choices: tuple[str, ...]) -> InlineKeyboardMarkup | None:
+    """One-tap answers of a form question (none: the answer is typed)."""
+    if not choices:
+        return None
+    builder = InlineKeyboardBuilder()
+    for choice in choices:
+        builder.button(text=choice, callback_data=FormAnswer(post_id=post_id, value=choice))
+    builder.adjust(len(choices))
     return builder.as_markup()

@@ -13,6 +13,7 @@ from domain.linking import LinkResult
 from domain.linking_models import ChannelSource, NotificationPreferences, SourceMode
 from domain.models import EventKind, Provider, Signal, SignalEvent
 from domain.notifications import EVENT_LABELS, format_clock
+from domain.publish_form import FormQuestion
 from integrations.telegram_format import MAX_MESSAGE_UTF16, render_event, utf16_len
 
 PREVIEW_FOOTER = ("\n\n👀 <i>Preview: this is exactly what your subscribers will get.</i> "
@@ -51,13 +52,12 @@ def linked(result: LinkResult) -> str:
             "See them with /subscriptions and /positions.")
 
 
-def publish_template() -> str:
-    """Reply to /publish without text: the form to fill in."""
-    return ("📝 Send me the signal as one message, in your usual format, e.g.\n\n"
-            f"<pre>{html.quote(EXAMPLE_SIGNAL)}</pre>\n\n"
-            "I will read it and show you a preview with Publish / Edit / Cancel buttons. "
-            "Entry can be a zone (<code>64000 - 64500</code>) or <code>CMP</code>; the "
-            "stop-loss can be a price or a percentage (<code>SL: 2%</code>).")
+def form_question(question: FormQuestion, first: bool = False) -> str:
+    """One step of the /publish form."""
+    intro = ("📝 Let's write the signal together (or paste a whole signal at any time, "
+             "e.g.\n<pre>" + html.quote(EXAMPLE_SIGNAL) + "</pre>)\n\n") if first else ""
+    return (f"{intro}<b>{question.number}/{question.total}</b> "
+            f"{html.quote(question.question)}")
 
 
 def draft_preview(preview: DraftPreview) -> str:

@@ -1,5 +1,6 @@
-"""/publish (free text, or an empty form to fill in) with a preview and Publish / Edit /
-Cancel buttons; /close, /movesl and /cancel for published signals.
+"""/publish (free text, or a short guided form: pair, side, entry, targets, stop, leverage)
+with a preview and Publish / Edit / Cancel buttons; /close, /movesl and /cancel for
+published signals.
 
 Drafts live in the domain (``domain.chat_publishing``): an edit of the /publish message,
 or the text sent after pressing Edit, re-parses the same draft.
@@ -14,13 +15,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bots.telegram import chat_texts
-from bots.telegram.chat_callbacks import DraftAction, DraftStep
+from bots.telegram.chat_callbacks import DraftAction, DraftStep, FormAnswer
 from bots.telegram.chat_commands import movesl_arguments, signal_id_and_note
-from bots.telegram.chat_keyboards import draft_keyboard
+from bots.telegram.chat_keyboards import draft_keyboard, form_keyboard
 from bots.telegram.middlewares import UserMiddleware
 from domain import chat_publishing as drafts
 from domain.linking_models import Platform
 from domain.models import Provider, Signal, User
+from domain.publish_form import FormQuestion, answer_form, is_form, start_form
 from domain.publishing import cancel_signal, move_stop_loss
 from signalhub.bootstrap import Services
 
@@ -43,9 +45,12 @@ async def publish_command(message: Message, command: CommandObject, user: User,
     """``/publish <signal>``: a preview; ``/publish`` or ``/publish <slug>``: the form."""
     text = command.args or ""
     if not drafts_has_signal_text(text):
-        await drafts.start_blank_draft(user, text, platform=TELEGRAM, chat_id=message.chat.id,
-                                       message_id=message.message_id)
-        await message.answer(chat_texts.publish_template())
+        post = await drafts.start_blank_draft(user, text, platform=TELEGRAM,
+                                              chat_id=message.chat.id,
+                                              message_id=message.message_id)
+        question = await start_form(post)
+        await message.answer(chat_texts.form_question(question, first=True),
+                             reply_markup=form_keyboard(post.id, question.choices))
         return
     preview = await drafts.draft_from_text(user, text, platform=TELEGRAM,
                                            chat_id=message.chat.id,
@@ -64,8 +69,32 @@ async def corrected_text(message: Message, user: User, services: Services) -> No
     post = await drafts.waiting_for_text(user, TELEGRAM, message.chat.id)
     if post is None or not message.text:
         raise SkipHandler()
+    if is_form(post):
+        await show_form_step(message, post.id,
+                             await answer_form(user, post.id, message.text, services.prices))
+        return
     preview = await drafts.revise_post(user, post.id, message.text, services.prices)
     await show_preview(message, preview)
+
+
+async def show_form_step(message: Message, post_id: int,
+                         step: FormQuestion | drafts.DraftPreview) -> None:
+    """The form's next question, or the preview once every answer is in."""
+    if isinstance(step, FormQuestion):
+        await message.answer(chat_texts.form_question(step),
+                             reply_markup=form_keyboard(post_id, step.choices))
+    else:
+        await show_preview(message, step)
+
+
+async def press_form_choice(query: CallbackQuery, callback_data: FormAnswer, user: User,
+                            message: Message, services: Services) -> None:
+    """LONG / SHORT / skip buttons of the form."""
+    step = await answer_form(user, callback_data.post_id, callback_data.value,
+                             services.prices)
+    await query.answer(callback_data.value)
+    await message.edit_reply_markup(reply_markup=None)
+    await show_form_step(message, callback_data.post_id, step)
 
 
 async def edited_draft_message(message: Message, user: User, services: Services,
@@ -148,5 +177,7 @@ def make_router() -> Router:
     router.edited_message.middleware(UserMiddleware())
     router.edited_message.register(edited_draft_message, private)
     router.callback_query.register(press_draft_button, DraftAction.filter(),
+                                   F.message.as_("message"))
+    router.callback_query.register(press_form_choice, FormAnswer.filter(),
                                    F.message.as_("message"))
     return router

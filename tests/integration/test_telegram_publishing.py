@@ -236,8 +236,40 @@ async def test_publish_alone_gives_the_form_and_the_next_message_is_read(
     form = await ask(api, "/publish")
     preview = await ask(api, signal_text(prices))
 
-    assert form.message["text"].startswith("📝 Send me the signal as one message")
+    assert plain(form).startswith("📝 Let's write the signal together")
+    assert plain(form).endswith("1/6 Which pair? e.g. BTC/USDT (add “perp” for the perpetual: "
+                                "BTC/USDT perp)")
     assert plain(preview).startswith("📣 BTC Desk · new signal #1")
+
+
+async def test_the_guided_form_asks_step_by_step_and_previews(
+        api: FakeTelegramChannelsApi, bot: Services, prices: ReplayPriceSource) -> None:
+    await make_desk()
+    entry, tp1, tp2, _ = btc_levels(prices)
+
+    await ask(api, "/publish")
+    side = await ask(api, "btcusdt perp")
+    assert plain(side) == "2/6 Long or short?"
+    assert [b["text"] for b in buttons(side)] == ["LONG", "SHORT"]
+    before = len(api.sent_messages(PROVIDER_TG))
+    await press(api, buttons(side)[0]["callback_data"], message_id=side.message_id)
+    [entry_question] = await api.wait_for(lambda: api.sent_messages(PROVIDER_TG)[before:])
+    assert plain(entry_question).startswith("3/6 Entry price")
+    await ask(api, str(entry))
+    await ask(api, f"{tp1} {tp2}")
+    wrong = plain(await ask(api, "below the low"))
+    leverage = await ask(api, "1.5%")
+    preview = await ask(api, "10x")
+
+    assert wrong == "⚠️ answer: type the stop-loss price, e.g. 63500, or a percentage like 2%"
+    assert plain(leverage).startswith("6/6 Leverage")
+    text = plain(preview)
+    assert text.startswith("📣 BTC Desk · new signal #1\n🟢 BUY BTC/USDT:USDT\n")
+    stop = (entry * Decimal("0.985")).quantize(Decimal(1).scaleb(entry.as_tuple().exponent))
+    assert f"Stop-loss: {format_number(stop)}\nLeverage: 10x" in text
+    post = await PendingPost.get(author__telegram_user_id=PROVIDER_TG)
+    assert post.text == (f"#BTC/USDT perp\nLONG\nEntry: {entry}\nTargets: {tp1} {tp2}\n"
+                         "SL: 1.5%\nLeverage: 10x")
 
 
 async def test_publish_by_someone_without_a_provider_is_refused(
