@@ -49,6 +49,9 @@ Faults (``fail_next(kind, n, endpoint="order"|"any")``):
 ``latency_s`` delays every answer (the benchmark's "realistic response time").
 Counters: ``requests`` per (method, path), ``order_posts[client id]`` (requests that
 arrived) and ``orders_created(client id)`` (orders stored: exactly-once means <= 1).
+Exchange-side events for reconciliation tests: ``fill_on_exchange(client id, qty,
+price)`` (partial or full fill of a resting order, a stop triggering) and
+``cancel_on_exchange(client id)``.
 Not thread-safe: drive it from the event loop that serves it.
 """
 
@@ -234,6 +237,64 @@ class FakeBinance:
         status_key = "algoStatus" if "algoId" in order else "status"
         order[status_key] = "CANCELED"
         order["updateTime"] = _now()
+
+    def fill_on_exchange(self, client_order_id: str, qty: Decimal | None = None,
+                         price: Decimal | None = None) -> dict[str, Any]:
+        """Fill a resting order as the exchange would (a match, or a stop triggering).
+
+        ``qty`` (base currency; default: all that is left) at ``price`` (quote currency;
+        default: the order's limit price, for a stop the symbol's current price). Spot
+        balances, futures positions and the taker commission move like a MARKET fill.
+        Status becomes PARTIALLY_FILLED or FILLED (algo stops: FINISHED). Returns the order.
+        """
+        account, venue, order = self._locate(client_order_id)
+        symbol = order["symbol"]
+        if venue == "algo":
+            qty = Decimal(order["quantity"])
+            fill = price or self.prices[symbol]
+            self._apply_futures_fill(account, symbol, order["side"], qty, fill)
+            order.update(algoStatus="FINISHED", triggerTime=_now(), updateTime=_now(),
+                         actualOrderId=str(next(self._ids)), actualPrice=_fmt(fill))
+            return order
+        left = Decimal(order["origQty"]) - Decimal(order["executedQty"])
+        qty = left if qty is None else min(Decimal(qty), left)
+        limit = Decimal(order["price"])
+        fill = price or (limit if limit > 0 else self.prices[symbol])
+        if venue == "spot":
+            self._spot_settle(account, order, qty, limit, fill)
+            quote_key = "cummulativeQuoteQty"
+        else:
+            self._apply_futures_fill(account, symbol, order["side"], qty, fill)
+            quote_key = "cumQuote"
+        executed = Decimal(order["executedQty"]) + qty
+        quote = Decimal(order[quote_key]) + qty * fill
+        order.update({"executedQty": _fmt(executed), quote_key: _fmt(quote),
+                      "status": "FILLED" if executed == Decimal(order["origQty"])
+                      else "PARTIALLY_FILLED", "updateTime": _now()})
+        if venue == "futures":
+            order.update(cumQty=_fmt(executed), avgPrice=_fmt(quote / executed))
+        return order
+
+    def _locate(self, client_order_id: str) -> tuple[FakeAccount, str, dict[str, Any]]:
+        for account in self.accounts.values():
+            for (venue, cid), order in account.orders.items():
+                if cid == client_order_id:
+                    return account, venue, order
+        raise KeyError(client_order_id)
+
+    def _spot_settle(self, account: FakeAccount, order: dict[str, Any], qty: Decimal,
+                     limit: Decimal, fill: Decimal) -> None:
+        base = order["symbol"].removesuffix("USDT")
+        if order["side"] == "BUY":
+            account.spot_locked["USDT"] -= qty * limit
+            account.spot_free["USDT"] = account.spot_free.get("USDT", Decimal(0)) + qty * (
+                limit - fill)
+            account.spot_free[base] = (account.spot_free.get(base, Decimal(0))
+                                       + qty * (1 - SPOT_TAKER))
+        else:
+            account.spot_locked[base] -= qty
+            account.spot_free["USDT"] = (account.spot_free.get("USDT", Decimal(0))
+                                         + qty * fill * (1 - SPOT_TAKER))
 
     def state(self) -> dict[str, Any]:
         """Counters as JSON: requests per path, order posts and stored orders per client id."""

@@ -335,3 +335,32 @@ async def test_the_exchange_limiter_lets_a_burst_through_then_spaces_requests(
 
     assert waits[:4] == [0.0, 0.0, 0.0, 0.0]  # one slot + a burst of 3
     assert waits[4] > 0.3  # then 1 / 2 s apart (0.5 s, less the time spent above)
+
+
+async def test_fills_and_cancels_made_on_the_exchange_show_in_lookups(
+        fake_binance: FakeBinance) -> None:
+    spot = await gateway_for(fake_binance)
+    perp = await gateway_for(fake_binance, "linear", account_id=2)
+    candle = load_candles(DATA / "BTC_USDT-1h.csv")[-50]
+    limit = await spot.create_order(OrderRequest(BTC, "buy", "limit", Decimal("0.002"),
+                                                 "sh-13-1-entry", price=candle.low))
+    await perp.create_order(market_buy(BTC_PERP, "0.01", "sh-13-2-entry"))
+    stop = candle.low.quantize(Decimal("0.1"))
+    await perp.create_order(OrderRequest(BTC_PERP, "sell", "stop_market", Decimal("0.01"),
+                                         "sh-13-2-stop", stop_price=stop, reduce_only=True))
+    assert limit.status == "open" and limit.filled == 0
+
+    fake_binance.fill_on_exchange("sh-13-1-entry", Decimal("0.001"))
+    half = await spot.fetch_order_by_client_id(BTC, "sh-13-1-entry")
+    fake_binance.fill_on_exchange("sh-13-1-entry")
+    full = await spot.fetch_order_by_client_id(BTC, "sh-13-1-entry")
+    fake_binance.fill_on_exchange("sh-13-2-stop", price=stop)
+    triggered = await perp.fetch_order_by_client_id(BTC_PERP, "sh-13-2-stop")
+
+    assert half is not None and (half.status, half.filled) == ("open", Decimal("0.001"))
+    assert full is not None and (full.status, full.filled, full.average) == (
+        "closed", Decimal("0.002"), candle.low)
+    assert triggered is not None and triggered.status == "closed"
+    assert fake_binance.accounts[API_KEY].positions["BTCUSDT"] == 0
+    await spot.close()
+    await perp.close()
