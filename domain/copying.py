@@ -42,7 +42,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any, Protocol
 
 from tortoise.expressions import Q
@@ -210,22 +210,26 @@ class CopyEngine:
     ``claimer`` identifies this process (≤ 12 chars; each run adds a job number);
     ``alive(owners)`` returns which of the claimer ids still run (None: a claim by any
     other claimer may be taken over, for single-process use). ``concurrency`` bounds
-    the exchange calls in flight per exchange id.
+    the exchange calls in flight per exchange id. A live account's equity (what the
+    position size is a percent of) is fetched from the exchange and reused for
+    ``equity_ttl_s`` seconds (an exchange round trip per follower per signal otherwise).
     """
 
     def __init__(self, prices: PriceSource, gateways: Gateways | None = None, *,
                  fill_model: FillModel = FillModel(), claimer: str = "local",
                  alive: Alive | None = None, concurrency: int = 100,
-                 max_attempts: int = MAX_ATTEMPTS) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, equity_ttl_s: float = 60.0) -> None:
         self.prices, self.fill_model = prices, fill_model
         self.gateways = gateways if gateways is not None else PaperGateways(prices,
                                                                              fill_model=fill_model)
         self.claimer, self.alive = claimer[:12], alive
         self.concurrency, self.max_attempts = concurrency, max_attempts
+        self.equity_ttl_s = equity_ttl_s
         self._runs = itertools.count(1)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._steps: dict[tuple[str, str], Decimal] = {}
-        self._native_stops: dict[str, bool] = {}
+        self._native_stops: dict[tuple[str, str], bool] = {}
+        self._equity: dict[tuple[int, str], tuple[float, Decimal]] = {}
 
     # --- claim ------------------------------------------------------------------------
 
@@ -261,13 +265,16 @@ class CopyEngine:
         routes = await self.gateways.routes(sorted({o.user_id for o in orders}))  # type: ignore[attr-defined]
         pending = [o for o in orders if o.status is OrderStatus.PENDING]
         sending = [o for o in orders if o.status is OrderStatus.SENDING]
+        t_prep = time.perf_counter()
         prep = await self._prepare(pending, routes)
+        out.exchange_s = time.perf_counter() - t_prep
         decided, skipped = await self._decide_and_mark(pending, routes, prep, out.retries)
-        out.db_s += time.perf_counter() - started
+        out.db_s += time.perf_counter() - started - out.exchange_s
         t_ex = time.perf_counter()
+        await self._free_positions([o for o in decided if o.leg != ENTRY], out)
         calls = [(o, True) for o in sending] + [(o, False) for o in decided]
         outcomes = await asyncio.gather(*(self._call(o, resolve, routes) for o, resolve in calls))
-        out.exchange_s = time.perf_counter() - t_ex
+        out.exchange_s += time.perf_counter() - t_ex
         t_db = time.perf_counter()
         await self._write(list(zip([o for o, _ in calls], outcomes, strict=True)), skipped,
                           routes, out)
@@ -296,13 +303,21 @@ class CopyEngine:
     async def _rules_and_equity(self, user_id: int, route: Route,
                                 symbol: str) -> tuple[MarketRules, Decimal]:
         gateway = await self.gateways.gateway(user_id, route)
+        quote = quote_currency(symbol)
         async with self._limit(route.exchange):
             rules = await gateway.market(symbol)
-            equity = await gateway.fetch_equity(quote_currency(symbol))
+            cached = self._equity.get((route.account_id or 0, quote))
+            if cached is not None and time.monotonic() - cached[0] < self.equity_ttl_s:
+                equity = cached[1]
+            else:
+                equity = await gateway.fetch_equity(quote)
+                self._equity[(route.account_id or 0, quote)] = (time.monotonic(), equity)
         if rules.amount_step:
             self._steps[(route.exchange, symbol)] = rules.amount_step
-        self._native_stops[route.exchange] = bool(getattr(gateway, "supports_stop_orders",
-                                                          False))
+        # A spot stop would lock the same coins the take-profit limits already lock
+        # (binance rejects it: insufficient balance): on spot the monitor enforces it.
+        self._native_stops[(route.exchange, symbol)] = rules.linear and bool(
+            getattr(gateway, "supports_stop_orders", False))
         return rules, equity
 
     # --- decision (one transaction, followers' paper accounts locked) ------------------
@@ -484,6 +499,23 @@ class CopyEngine:
             await self._write([(o, _Outcome(ack=a)) for o, a in pairs], [], {}, out)
         return out
 
+    async def _free_positions(self, exits: list[CopyOrder], out: ShardResult) -> None:
+        """Before a market exit (stop enforced by the monitor, provider close) of a
+        position, cancel its resting exit legs: on spot they lock the coins to sell."""
+        market = [o for o in exits if o.order_type == "market"]
+        if not market:
+            return
+        siblings = await CopyOrder.filter(
+            signal_id__in={o.signal.id for o in market}, user_id__in={o.user_id for o in market},  # type: ignore[attr-defined]
+            status__in=OPEN_ON_EXCHANGE).exclude(leg=ENTRY).exclude(
+            id__in=[o.id for o in market])
+        wanted = {(o.signal.id, o.user_id) for o in market}  # type: ignore[attr-defined]
+        ids = [s.id for s in siblings if (s.signal_id, s.user_id) in wanted]  # type: ignore[attr-defined]
+        if ids:
+            freed = await self.cancel(ids)
+            out.results += freed.results
+            out.events += freed.events
+
     async def cancel(self, order_ids: Iterable[int]) -> ShardResult:
         """Cancel order legs: PENDING ones never sent are CANCELLED at once, PLACED and
         PARTIALLY_FILLED ones are cancelled on their exchange (a fill that happened
@@ -584,7 +616,7 @@ def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
         order.price = ack.average
         order.notional = money(ack.average * ack.filled)
     if ack.fee is not None:
-        order.fee = money(ack.fee)
+        order.fee = net_fill(ack)[1]
     if ack.status == "closed" or (ack.filled >= ack.amount > 0):
         order.status = OrderStatus.FILLED
         order.amount = ack.filled if ack.filled > 0 else ack.amount
@@ -716,10 +748,10 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
     fees: dict[int, Decimal] = {}
     for order, ack in entries:
         signal = order.signal
-        fee = money(ack.fee or Decimal(0))
+        held, fee = net_fill(ack)
         position = existing.get(order.id)
         if position is not None:
-            position.amount = position.remaining_amount = ack.filled
+            position.amount = position.remaining_amount = held
             position.entry_price = ack.average or position.entry_price
             await position.save(update_fields=["amount", "remaining_amount", "entry_price"])
             continue
@@ -728,7 +760,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         created.append(Position(
             user_id=order.user_id, signal_id=signal.id, copy_order_id=order.id,  # type: ignore[attr-defined]
             symbol=signal.symbol, side=signal.side, entry_price=ack.average or order.price,
-            amount=ack.filled, remaining_amount=ack.filled, stop_loss=signal.stop_loss,
+            amount=held, remaining_amount=held, stop_loss=signal.stop_loss,
             targets=signal.targets, realized_pnl=-fee, fees=fee, opened_market_ts=market_ts,
             mode=order.mode, exchange_account_id=order.exchange_account_id,
         ))
@@ -743,8 +775,24 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
                                       ).select_related("copy_order", "signal"))
 
 
+def net_fill(ack: OrderAck, fee_rate: Decimal = FillModel().fee_rate) -> tuple[Decimal, Decimal]:
+    """(amount held after the fill, fee in quote currency). Binance spot takes the fee
+    of a buy in the asset received: then the position holds ``filled - fee`` and the fee
+    is worth ``fee × average`` in quote currency. A spot buy whose fee the exchange did
+    not report (an order found by lookup) is assumed to have paid ``fee_rate`` in the
+    asset received, so exits never try to sell more than is held."""
+    base = ack.symbol.partition("/")[0]
+    if ack.fee is None and ack.side == "buy" and ":" not in ack.symbol and ack.filled > 0:
+        fee = (ack.filled * fee_rate).quantize(Decimal("1e-12"), rounding=ROUND_UP)
+        return ack.filled - fee, money(fee * (ack.average or 0))
+    fee = Decimal(ack.fee or 0)
+    if ack.fee_currency and ack.fee_currency == base and ack.side == "buy":
+        return ack.filled - fee, money(fee * (ack.average or 0))
+    return ack.filled, money(fee)
+
+
 async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str], Decimal],
-                           native_stops: dict[str, bool]) -> None:
+                           native_stops: dict[tuple[str, str], bool]) -> None:
     """Set each new position's exit ladder (the follower's ladder, even split by default,
     rounded to the market's amount step) and its break-even option."""
     fresh = [p for p in positions if p.exit_amounts is None]
@@ -765,8 +813,8 @@ async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str
         position.exit_amounts = [str(a) for a in amounts]
         position.break_even_after_first_target = bool(settings and
                                                       settings.move_stop_to_breakeven)
-        position.stop_on_exchange = position.mode == "live" and native_stops.get(exchange,
-                                                                                 False)
+        position.stop_on_exchange = position.mode == "live" and native_stops.get(
+            (exchange, position.symbol), False)
         await position.save(update_fields=["exit_amounts", "break_even_after_first_target",
                                            "stop_on_exchange"])
 
@@ -813,8 +861,13 @@ async def _apply_exit_fill(order: CopyOrder, size: Decimal,
                                               else "closed by provider")
     share = size / Decimal(order.filled) if order.filled else Decimal(1)
     fee = money(Decimal(order.fee) * share) if order.fee is not None else None
-    return await close_position(position.id, Decimal(order.price or 0), size, reason,
-                                fill_model.fee_rate, index, fee=fee)
+    # A full exit (stop, close, last target) closes what the position holds: the amount
+    # sent was rounded down to the market's step, the dust stays on the exchange.
+    whole = order.status is OrderStatus.FILLED and (
+        not order.leg.startswith("tp") or index >= len(position.targets))
+    return await close_position(position.id, Decimal(order.price or 0),
+                                None if whole else size, reason, fill_model.fee_rate, index,
+                                fee=fee)
 
 
 async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult) -> None:
@@ -823,6 +876,7 @@ async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult
     (at the entry price once target 1 is hit, if the follower chose break-even)."""
     if position.mode != "live":
         return
+    await position.fetch_related("copy_order")
     uid: int = position.user_id  # type: ignore[attr-defined]
     sid: int = position.signal_id  # type: ignore[attr-defined]
     legs = await CopyOrder.filter(signal_id=sid, user_id=uid).exclude(leg=ENTRY)
@@ -865,7 +919,7 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
             signal_id=signal_id, leg=ENTRY,
             status__in=(OrderStatus.PENDING, *OPEN_ON_EXCHANGE)).values_list("id", flat=True))  # type: ignore[arg-type]
     positions = await Position.filter(signal_id=signal_id, status=PositionStatus.OPEN,
-                                      mode="live")
+                                      mode="live").select_related("copy_order")
     for position in positions:
         uid: int = position.user_id  # type: ignore[attr-defined]
         legs = await CopyOrder.filter(signal_id=signal_id, user_id=uid).exclude(leg=ENTRY)
@@ -911,6 +965,7 @@ def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
                      client_order_id=client_order_id(signal_id, user_id, leg),
                      symbol=position.symbol, side=side, amount=amount, order_type=order_type,
                      limit_price=limit_price, stop_price=stop_price, mode=position.mode,
+                     exchange=position.copy_order.exchange,
                      exchange_account_id=position.exchange_account_id,
                      reason="exit order of the copied position")
 
