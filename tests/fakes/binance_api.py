@@ -8,9 +8,12 @@ ccxt talks to it unmodified once every ``exchange.urls['api']`` entry points her
         gateway = ...build with api_base_url=fake.base_url...
         fake.fail_next("rate_limit", n=2)        # the next 2 order requests get 429
 
-Or in its own process (B2's SIGKILL test): ``python -m tests.fakes.binance_api --port N
-[--latency-ms 20] [--account KEY:SECRET]``; faults are then set over HTTP with
-``POST /_fake/fault?kind=...&n=...`` and counters read with ``GET /_fake/state``.
+Or in its own process: ``python -m tests.fakes.binance_api --port N [--latency-ms 20]
+[--account KEY:SECRET ...]`` (each account: 100,000 USDT spot and futures). Control it
+over HTTP: ``POST /_fake/fault?kind=...&n=...[&endpoint=any][&retry_after=s]``,
+``/_fake/latency?seconds=``, ``/_fake/hang?seconds=``, ``/_fake/price?symbol=BTCUSDT&
+price=``, ``/_fake/account?key=&secret=[&usdt=]``; every one answers with
+``GET /_fake/state`` (requests per path, order posts and stored orders per client id).
 
 What it speaks (paths, parameters, response and error bodies as Binance's docs):
 
@@ -350,6 +353,8 @@ class FakeBinance:
                            retry_after=int(query.get("retry_after", "1")))
         elif path == "/_fake/latency":
             self.latency_s = float(query["seconds"])
+        elif path == "/_fake/hang":
+            self.hang_s = float(query["seconds"])
         elif path == "/_fake/price":
             self.set_price(query["symbol"], Decimal(query["price"]))
         elif path == "/_fake/account":
