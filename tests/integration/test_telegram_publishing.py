@@ -280,7 +280,7 @@ async def test_publish_by_someone_without_a_provider_is_refused(
     assert not await PendingPost.exists()
 
 
-@pytest.mark.parametrize(("text", "expected"), [
+BAD_INPUT = [
     ("/close", "✍️ /close needs the signal id, e.g. /close 12 (the id is in the message you "
                "got when it was published)"),
     ("/cancel abc", "✍️ the signal id is a whole number, e.g. /cancel 12"),
@@ -301,12 +301,16 @@ async def test_publish_by_someone_without_a_provider_is_refused(
                                "optionally the provider slug and auto or confirm, e.g. "
                                "/addchannel @my_signals rsi-demo confirm. Easier: add me to "
                                "the channel as an admin and I will ask you."),
-])
+]
+
+
 async def test_bad_input_says_what_to_type_and_changes_nothing(
-        api: FakeTelegramChannelsApi, bot: Services, text: str, expected: str) -> None:
+        api: FakeTelegramChannelsApi, bot: Services) -> None:
     await make_desk()
 
-    assert plain(await ask(api, text)) == expected
+    replies = [plain(await ask(api, text)) for text, _ in BAD_INPUT]
+
+    assert replies == [expected for _, expected in BAD_INPUT]
     assert not await NotificationPreferences.exists()
 
 
