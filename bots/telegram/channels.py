@@ -108,6 +108,10 @@ async def add_channel_command(message: Message, command: CommandObject, user: Us
     await offer_channel(bot, user, chat, request.mode, request.slug)
 
 
+async def refuse_addchannel_outside_private_chat(message: Message) -> None:
+    await message.answer(chat_texts.ADDCHANNEL_PRIVATE_ONLY)
+
+
 async def list_channels(message: Message, user: User) -> None:
     sources = await drafts.user_channels(user)
     if not sources:
@@ -209,6 +213,7 @@ def make_router() -> Router:
     router.edited_channel_post.register(edited_channel_post)
     router.message.register(add_channel_command, Command("addchannel"),
                             F.chat.type == ChatType.PRIVATE)
+    router.message.register(refuse_addchannel_outside_private_chat, Command("addchannel"))
     router.message.register(list_channels, Command("channels"))
     router.message.register(channel_post, is_source_group, ~F.text.startswith("/"))
     router.edited_message.register(edited_channel_post, is_source_group)

@@ -20,6 +20,8 @@ PREVIEW_FOOTER = ("\n\n👀 <i>Preview: this is exactly what your subscribers wi
                   "Publish it?")
 LINK_PRIVATE_ONLY = ("🔒 /link works only in a private chat with me, so that nobody else "
                      "sees your code. Open a chat with me and send /link there.")
+ADDCHANNEL_PRIVATE_ONLY = ("🔒 /addchannel works only in a private chat with me. Or simply add "
+                           "me to your channel as an admin: I will ask you there.")
 SEND_CORRECTED = ("✏️ Send me the corrected signal as one message (or edit your earlier "
                   "message); I will show a new preview.")
 DRAFT_CANCELLED = "✖️ Draft cancelled; nothing was published."

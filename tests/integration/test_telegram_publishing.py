@@ -546,10 +546,14 @@ async def test_link_with_a_code_from_the_api_joins_that_account(
     assert (await User.get(telegram_user_id=FAN_TG)).id == api_account.id
 
 
-async def test_link_in_a_group_is_refused(api: FakeTelegramChannelsApi, bot: Services) -> None:
-    reply = await push(api, api.message_update(FAN_TG, "/link", FORUM), FORUM)
+async def test_link_and_addchannel_in_a_group_are_refused(
+        api: FakeTelegramChannelsApi, bot: Services) -> None:
+    link = await push(api, api.message_update(FAN_TG, "/link", FORUM), FORUM)
+    add = await push(api, api.message_update(FAN_TG, "/addchannel @x", FORUM), FORUM)
 
-    assert plain(reply).startswith("🔒 /link works only in a private chat")
+    assert plain(link).startswith("🔒 /link works only in a private chat")
+    assert plain(add).startswith("🔒 /addchannel works only in a private chat")
+    assert not await ChannelSource.exists()
 
 
 async def test_settings_buttons_switch_event_kinds_and_quiet_hours(
