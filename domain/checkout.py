@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from domain import billing
 from domain.billing import DEFAULT_FEE_PCT, DEFAULT_GRACE, StripeState
 from domain.billing_models import BillingCustomer, ConnectAccount
-from domain.errors import NotAllowed, NotFound
+from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.models import Provider, Role, Subscription, SubscriptionStatus, User
 from domain.providers import get_provider
 from domain.subscriptions import price_text, subscribe, unsubscribe
@@ -254,3 +254,28 @@ async def _owned_provider(user: User, provider_slug: str | None) -> Provider:
         raise NotFound("name the provider: you own " + (
             ", ".join(p.slug for p in owned) if owned else "no provider"))
     return owned[0]
+
+
+MAX_TRIAL_DAYS = 90
+
+
+async def set_pricing(user: User, provider_slug: str, monthly_price: Decimal | None = None,
+                      trial_days: int | None = None) -> Provider:
+    """Change a provider's monthly price (USD, 0–10,000, whole cents; 0 = free) and/or
+    trial (0–90 days); omitted values stay. Applies to checkouts from now on; running
+    subscriptions keep their price. Raises ``NotFound``, ``NotAllowed`` (not the owner
+    or an admin), ``InvalidInput`` (nothing changed then)."""
+    provider = await _owned_provider(user, provider_slug)
+    if monthly_price is not None:
+        if not monthly_price.is_finite() or not 0 <= monthly_price <= 10000:
+            raise InvalidInput("monthlyPrice", "must be between 0 and 10000 US dollars")
+        if monthly_price != monthly_price.quantize(Decimal("0.01")):
+            raise InvalidInput("monthlyPrice", "must be whole cents")
+    if trial_days is not None and not 0 <= trial_days <= MAX_TRIAL_DAYS:
+        raise InvalidInput("trialDays", f"must be 0 to {MAX_TRIAL_DAYS} days")
+    if monthly_price is not None:
+        provider.monthly_price = monthly_price
+    if trial_days is not None:
+        provider.trial_days = trial_days
+    await provider.save(update_fields=["monthly_price", "trial_days"])
+    return provider

@@ -73,10 +73,25 @@ class MonthlyEarnings:
                    provider_net=t.provider_net)
 
 
+@strawberry.type(description="What a provider charges and whether it can take payments.")
+class ProviderPricing:
+    provider: Provider = strawberry.field(description="The provider.")
+    trial_days: int = strawberry.field(description="Free trial of new paid subscriptions, "
+                                                   "days (0 = none).")
+    accepts_payments: bool = strawberry.field(
+        description="True when the provider's Stripe Connect account can take charges "
+                    "(onboarding finished); a priced provider without it cannot take paid "
+                    "subscribers.")
+
+
 CheckoutLinkResult = Annotated[
     CheckoutLink | ValidationError | NotAllowed | NotFound,
     strawberry.union("CheckoutLinkResult", description="A checkout link, or why none was "
                                                        "made.")]
+ProviderPricingResult = Annotated[
+    ProviderPricing | ValidationError | NotAllowed | NotFound,
+    strawberry.union("ProviderPricingResult", description="The provider's pricing after the "
+                                                          "change, or why nothing changed.")]
 BillingLinkResult = Annotated[
     BillingLink | ValidationError | NotAllowed | NotFound,
     strawberry.union("BillingLinkResult", description="A Stripe link, or why none was made.")]
@@ -172,6 +187,29 @@ class BillingMutation:
         except CALLER_ERRORS as exc:
             return error_result(exc)
         return BillingLink(url=url)
+
+
+    @strawberry.mutation(description=(
+        "Set a provider's monthly price (US dollars, 0–10000, whole cents; 0 = free) and/or "
+        "free trial (0–90 days) for new subscriptions; omitted values stay. Owner or admin. "
+        "Errors: ValidationError (monthlyPrice, trialDays), NotFound (provider), NotAllowed "
+        "(not yours, not signed in)."))
+    async def set_provider_pricing(
+        self, info: strawberry.Info, provider_slug: SlugArg,
+        monthly_price: Annotated[Decimal | None, strawberry.argument(
+            description="US dollars per month.")] = None,
+        trial_days: Annotated[int | None, strawberry.argument(
+            description="Free trial days of new subscriptions.")] = None,
+    ) -> ProviderPricingResult:
+        try:
+            user = info.context.require_user()
+            provider = await checkout.set_pricing(user, provider_slug, monthly_price,
+                                                  trial_days)
+        except CALLER_ERRORS as exc:
+            return error_result(exc)
+        return ProviderPricing(provider=Provider.from_model(provider),
+                               trial_days=provider.trial_days,
+                               accepts_payments=await billing.payouts_ready(provider))
 
 
 async def _pause(info: strawberry.Info, provider_slug: str, paused: bool

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
+from graphql_api.billing import BillingMutation, BillingQuery
 from graphql_api.copy_trading import CopyTradingMutation, CopyTradingQuery
 from graphql_api.errors import is_expected
 from graphql_api.exchange import ExchangeMutation, ExchangeQuery
@@ -23,9 +24,9 @@ from graphql_api.types import SCALARS
 
 # Each feature module contributes its own root classes; they are merged into one root.
 # Register a new feature's classes here (one line each), nowhere else.
-QUERY_PARTS: tuple[type, ...] = (CoreQuery, CopyTradingQuery, ExchangeQuery)
+QUERY_PARTS: tuple[type, ...] = (CoreQuery, CopyTradingQuery, ExchangeQuery, BillingQuery)
 MUTATION_PARTS: tuple[type, ...] = (CoreMutation, CopyTradingMutation, ExchangeMutation,
-                                    LinkingMutation)
+                                    BillingMutation, LinkingMutation)
 SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
 
 GROUPED_FIELDS = ("signalEvents",)

@@ -246,3 +246,41 @@ async def test_reconcile_keeps_paid_access_through_a_stripe_outage(world: Billin
     assert (await Subscription.get(user=user, provider__slug="free-desk")).status is S.ACTIVE
     assert (await causes(user))[-1] == ("ACTIVE", "EXPIRED", "schedule:reconcile")
     assert Decimal((await Subscription.get(id=sub.id)).monthly_price) == Decimal("3.00")
+
+
+async def test_pricing_with_a_trial_then_trialing_without_a_ledger_entry(
+        world: BillingWorld) -> None:
+    owner, provider = await world.paid_provider()
+    owner_token = await issue_token(owner)
+    pricing = ('mutation($price: Decimal, $days: Int) { setProviderPricing(providerSlug: '
+               '"btc-desk", monthlyPrice: $price, trialDays: $days) { __typename '
+               '... on ProviderPricing { provider { monthlyPrice } trialDays acceptsPayments } '
+               '... on ValidationError { field } ... on UserError { message } } }')
+
+    bad_days = await gql(world, pricing, owner_token, {"days": 91})
+    bad_price = await gql(world, pricing, owner_token, {"price": "1.005", "days": 7})
+    _, stranger = await paid_subscriber_token(world)
+    refused = await gql(world, pricing, stranger, {"days": 7})
+    changed = await gql(world, pricing, owner_token, {"price": "4.50", "days": 7})
+
+    assert bad_days["data"]["setProviderPricing"]["field"] == "trialDays"
+    assert bad_price["data"]["setProviderPricing"]["field"] == "monthlyPrice"
+    assert refused["data"]["setProviderPricing"]["__typename"] == "NotAllowed"
+    assert changed["data"]["setProviderPricing"] == {
+        "__typename": "ProviderPricing", "provider": {"monthlyPrice": "4.5"}, "trialDays": 7,
+        "acceptsPayments": True}
+
+    user, _ = await paid_subscriber(world, "Trial user")
+    call = world.stripe.calls("POST", "/v1/checkout/sessions")[-1]
+    assert call.params["subscription_data"]["trial_period_days"] == "7"
+    assert call.params["line_items"][0]["price_data"]["unit_amount"] == "450"
+    sub = await Subscription.get(user=user)
+    assert sub.status is S.TRIALING and sub.monthly_price == Decimal("4.50")
+    assert await is_entitled(user.id, provider.id)
+    from domain.billing_models import LedgerEntry
+    assert not await LedgerEntry.exists(user=user)  # the trial's $0 invoice is no payment
+
+
+async def paid_subscriber_token(world: BillingWorld) -> tuple[Any, str]:
+    user = await create_user("Someone")
+    return user, await issue_token(user)
