@@ -30,8 +30,10 @@ CURSOR_PREFIX = "copyorder:"
 
 if not hasattr(models.OrderStatus, "_enum_definition"):  # registered once, here or elsewhere
     strawberry.enum(models.OrderStatus, description=(
-        "State of a copy order: PENDING (being decided or sent), FILLED, SKIPPED (not "
-        "sent, see its reasons) or FAILED (the exchange refused it)."))
+        "State of a copy order leg: PENDING (to be decided), SENDING (being sent), PLACED "
+        "(resting on the exchange), PARTIALLY_FILLED, FILLED, SKIPPED (not sent, see its "
+        "reasons), FAILED (the exchange refused it, its message in the reasons) or "
+        "CANCELLED."))
 
 
 def encode_order_cursor(order_id: int) -> str:
@@ -62,15 +64,25 @@ class CopyOrder:
     provider_slug: str = _f("Slug of the signal's provider.")
     leg: str = _f("Which leg of the signal: `entry`, or an exit leg.")
     mode: str = _f("`paper` or `live`.")
-    status: models.OrderStatus = _f("PENDING (being decided), FILLED, SKIPPED or FAILED.")
+    status: models.OrderStatus = _f("Where the leg stands (see OrderStatus).")
     symbol: str = _f("Market in ccxt unified form.")
     side: models.Side = _f("BUY or SELL.")
     reason: str = _f("Every reason in one line (the `reasons` joined with `; `).")
     reasons: list[str] = _f("Why it was placed, resized, skipped or failed, one line each "
                             "(`skipped: …`, `resized: …`, `placed: …`).")
+    order_type: str = _f("`market`, `limit` (e.g. at the entry past the slippage guard) or "
+                         "`stop_market`.")
+    exchange: str = _f("`paper`, or the ccxt exchange id of a live order.")
     amount: Decimal | None = _f("Amount, base currency (contracts on contract markets); "
                                 "null unless placed.")
-    price: Decimal | None = _f("Fill (or limit) price, quote currency; null unless placed.")
+    filled: Decimal | None = _f("Amount filled so far, same unit as `amount`; null before "
+                                "any fill is known.")
+    price: Decimal | None = _f("Fill (or expected fill) price, quote currency; null unless "
+                               "placed.")
+    limit_price: Decimal | None = _f("Price of a limit order, quote currency; null for "
+                                     "market orders.")
+    stop_price: Decimal | None = _f("Trigger price of a stop order, quote currency; null "
+                                    "otherwise.")
     notional: Decimal | None = _f("Amount × price, quote currency; null unless placed.")
     fee: Decimal | None = _f("Fee paid, quote currency; null unless filled.")
     created_at: datetime = _f("When the order intent was written (ISO-8601 UTC).")
@@ -82,7 +94,9 @@ class CopyOrder:
             id=order.id, signal_id=order.signal_id,  # type: ignore[attr-defined]
             provider_slug=order.signal.provider.slug, leg=order.leg, mode=order.mode,
             status=order.status, symbol=order.symbol, side=order.side, reason=order.reason,
-            reasons=reason_lines(order.reason), amount=order.amount, price=order.price,
+            reasons=reason_lines(order.reason), order_type=order.order_type,
+            exchange=order.exchange, amount=order.amount, filled=order.filled,
+            price=order.price, limit_price=order.limit_price, stop_price=order.stop_price,
             notional=order.notional, fee=order.fee, created_at=order.created_at,
             updated_at=order.updated_at)
 

@@ -56,8 +56,9 @@ SET_COPY = f"""mutation($slug: String!, $enabled: Boolean, $scale: Decimal, $max
   ... on NotFound {{ message }} }} }}"""
 ORDERS = """query($first: Int!, $after: String, $slug: String) {
   myCopyOrders(first: $first, after: $after, providerSlug: $slug) {
-  edges { cursor node { id signalId providerSlug status symbol side reason reasons amount
-  price notional } } pageInfo { hasNextPage endCursor } } }"""
+  edges { cursor node { id signalId providerSlug leg mode status symbol side reason reasons
+  orderType exchange amount filled price limitPrice stopPrice notional fee } }
+  pageInfo { hasNextPage endCursor } } }"""
 
 
 async def follower(slug: str = SLUG) -> tuple[models.User, str, models.User]:
@@ -226,6 +227,9 @@ async def test_copy_orders_page_newest_first_with_the_reasons(api: Api,
     assert skipped["amount"] is None and skipped["providerSlug"] == SLUG
     assert (filled["signalId"], filled["status"]) == (first.id, "FILLED")
     assert filled["reasons"] and Decimal(filled["amount"]) > 0
+    assert (filled["orderType"], filled["exchange"], filled["mode"], filled["leg"]) == (
+        "market", "paper", "paper", "entry")
+    assert filled["limitPrice"] is None and filled["stopPrice"] is None
     assert page1["pageInfo"]["hasNextPage"] and not page2["pageInfo"]["hasNextPage"]
     assert other["edges"] == []
 
