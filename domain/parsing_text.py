@@ -121,8 +121,7 @@ def find_symbol(clean: str) -> str | None:
 
 
 _PERP = re.compile(
-    rf"(?i)(?:\b[A-Z0-9]{{2,15}}(?:{_QUOTE_ALT})(?:\.P|PERP)\b"
-    r"|(?<![A-Za-z])(?:perps?|perpetuals?|futures?)(?![A-Za-z]))"
+    rf"(?i)(?:{_QUOTE_ALT})(?:\.P|PERP)\b|(?<![A-Za-z])(?:perps?|perpetuals?|futures?)(?![A-Za-z])"
 )
 LINEAR_QUOTES = frozenset({"USDT", "USDC"})
 
