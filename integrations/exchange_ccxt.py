@@ -1,10 +1,6 @@
 """Live exchange accounts through ccxt: ``CcxtGateway`` (``domain.ports.ExchangeGateway``)
-and ``GatewayPool`` (one ccxt client per exchange account, markets shared).
+and ``make_exchange``; ``integrations.exchange_pool.GatewayPool`` keeps one per account.
 
-    GatewayPool(redis, namespace, ...)                      one per worker process
-      .gateway(account_id, spec, credentials) -> CcxtGateway  cached per account
-      .markets(spec, exchange)                              memory -> Redis -> snapshot/network
-      .close()                                              closes every client
     CcxtGateway(exchange, spec, ...)
       market / create_order / fetch_order_by_client_id / cancel_order / fetch_equity
       check_account() -> AccountCheck (balance + withdrawal permission)
@@ -21,13 +17,13 @@ exchange's message. Messages never contain credentials or signed query strings.
 Every request first takes a slot of the shared Redis rate limiter for (exchange,
 account) when the pool has Redis. ccxt logs request headers (the API key) at DEBUG:
 each client gets the ``signalhub.ccxt`` logger, capped at INFO.
-This module and ``integrations.prices`` are the only ones that import ccxt.
+This module and ``integrations.prices`` are the only ones that import ccxt; specs,
+snapshots and the Redis markets cache live in ``integrations.exchange_markets``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import re
@@ -40,7 +36,6 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
-from redis.asyncio import Redis
 
 from domain.errors import (
     CredentialsRejected,
@@ -50,6 +45,10 @@ from domain.errors import (
     RetryableError,
 )
 from domain.ports import MarketRules, OrderAck, OrderRequest
+from integrations.exchange_markets import (
+    ExchangeSpec,
+    snapshot_path,
+)
 from integrations.ratelimit import RedisRateLimiter
 from integrations.secrets import ExchangeCredentials
 
@@ -57,32 +56,9 @@ log = logging.getLogger(__name__)
 CCXT_LOG = logging.getLogger("signalhub.ccxt")
 CCXT_LOG.setLevel(logging.INFO)  # ccxt's DEBUG lines carry request headers (the API key)
 
-SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "signalhub" / "data" / "markets"
-MARKETS_TTL_S = 86_400
 MARKET_TYPES = ("spot", "linear")
 DEFAULT_TIMEOUT_MS = 10_000
 _QUERY = re.compile(r"\?\S*")
-
-
-@dataclass(frozen=True)
-class ExchangeSpec:
-    """Where an account trades: ccxt id, ``spot`` or ``linear``, testnet, base-URL override.
-
-    ``api_base_url`` (``http(s)://host[:port]``) replaces the scheme and host of every
-    ``exchange.urls['api']`` entry, keeping each path (regional endpoints, proxies, a
-    local test server).
-    """
-
-    exchange_id: str
-    market_type: str = "spot"
-    testnet: bool = False
-    api_base_url: str | None = None
-
-    @property
-    def markets_key(self) -> str:
-        """Key under which markets are shared: id, type, testnet and base URL."""
-        net = "testnet" if self.testnet else "main"
-        return f"{self.exchange_id}:{self.market_type}:{net}:{self.api_base_url or '-'}"
 
 
 @dataclass(frozen=True)
@@ -94,19 +70,6 @@ class AccountCheck:
 
     balances: dict[str, Decimal]
     withdrawals_enabled: bool | None
-
-
-def snapshot_path(exchange_id: str, market_type: str) -> Path:
-    """``signalhub/data/markets/<exchange id>-<market type>.json``."""
-    return SNAPSHOT_DIR / f"{exchange_id}-{market_type}.json"
-
-
-def load_snapshot(exchange_id: str, market_type: str) -> list[dict[str, Any]] | None:
-    """Saved ccxt markets of ``exchange_id``/``market_type``, or None if none shipped."""
-    path = snapshot_path(exchange_id, market_type)
-    if not path.exists():
-        return None
-    return list(json.loads(path.read_text())["markets"])
 
 
 def check_exchange_id(exchange_id: str) -> str:
@@ -495,168 +458,6 @@ def _step(value: Any, precision_mode: int) -> Decimal | None:
     if precision_mode == DECIMAL_PLACES:
         return Decimal(1).scaleb(-int(value))
     return Decimal(str(value))
-
-
-class MarketsCache:
-    """ccxt markets in Redis under ``{prefix}{markets_key}``, refreshed daily (TTL)."""
-
-    def __init__(self, redis: Redis, prefix: str, ttl_s: int = MARKETS_TTL_S) -> None:
-        self.redis, self.prefix, self.ttl_s = redis, prefix, ttl_s
-
-    async def get(self, key: str) -> list[dict[str, Any]] | None:
-        """Cached markets, or None when absent or expired."""
-        raw = await self.redis.get(self.prefix + key)
-        return None if raw is None else list(json.loads(raw))
-
-    async def put(self, key: str, markets: list[dict[str, Any]]) -> None:
-        """Store ``markets`` for ``ttl_s`` seconds."""
-        await self.redis.set(self.prefix + key, json.dumps(markets), ex=self.ttl_s)
-
-
-class GatewayPool:
-    """One ``CcxtGateway`` per exchange account, cached for the process; markets shared.
-
-    Markets per ``ExchangeSpec.markets_key`` come from this process's memory (refreshed
-    after ``markets_ttl_s``), else Redis, else — with ``offline=True`` or for an
-    exchange that cannot be reached — the shipped snapshot
-    (``signalhub/data/markets/<id>-<type>.json``), else ``load_markets()`` (stored in
-    Redis for every other process). ``redis=None`` disables the shared cache and the
-    shared rate limiter. Limits: ``account_rate`` requests/s per account,
-    ``exchange_rate`` requests/s per exchange across all processes, each with a burst
-    (default: 5 s of the account rate, 10 s of the exchange rate) that may go at once.
-    Close with ``await pool.close()`` (arq ``on_shutdown``).
-    """
-
-    def __init__(self, redis: Redis | None, namespace: str, *, offline: bool = False,
-                 timeout_ms: int = DEFAULT_TIMEOUT_MS, account_rate: float = 10.0,
-                 exchange_rate: float = 100.0, account_burst: int | None = None,
-                 exchange_burst: int | None = None, markets_ttl_s: int = MARKETS_TTL_S) -> None:
-        self.redis = redis
-        self.namespace = namespace
-        self.offline = offline
-        self.timeout_ms = timeout_ms
-        self.account_rate = account_rate
-        self.exchange_rate = exchange_rate
-        # Exchanges budget weight per window (binance: 6,000/min per IP, 100 orders/10 s
-        # per account), so a burst of 10 s (exchange) / 5 s (account) goes at once.
-        self.account_burst = int(account_rate * 5) if account_burst is None else account_burst
-        self.exchange_burst = (int(exchange_rate * 10) if exchange_burst is None
-                               else exchange_burst)
-        self.markets_ttl_s = markets_ttl_s
-        self._cache = (MarketsCache(redis, f"{namespace}:markets:", markets_ttl_s)
-                       if redis is not None else None)
-        self._sources: dict[str, tuple[float, Any]] = {}
-        self._markets_locks: dict[str, asyncio.Lock] = {}
-        self._limiters: dict[str, RedisRateLimiter] = {}
-        self._gateways: dict[int, tuple[str, CcxtGateway]] = {}
-        self._lock = asyncio.Lock()
-
-    async def gateway(self, account_id: int, spec: ExchangeSpec,
-                      credentials: ExchangeCredentials) -> CcxtGateway:
-        """The cached gateway of ``account_id`` (a new one if its spec or key changed)."""
-        fingerprint = _fingerprint(spec, credentials)
-        async with self._lock:
-            cached = self._gateways.get(account_id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            if cached is not None:
-                await cached[1].close()
-            gateway = await self.build(spec, credentials, account_key=account_id)
-            self._gateways[account_id] = (fingerprint, gateway)
-            return gateway
-
-    async def build(self, spec: ExchangeSpec, credentials: ExchangeCredentials | None, *,
-                    account_key: int = 0) -> CcxtGateway:
-        """A new, uncached gateway with shared markets (the caller closes it)."""
-        limiter = self.limiter(spec.exchange_id)
-        exchange = make_exchange(spec, credentials, timeout_ms=self.timeout_ms,
-                                 throttle=limiter is None)
-        gateway = CcxtGateway(exchange, spec, limiter=limiter, account_key=account_key)
-        try:
-            exchange.set_markets_from_exchange(await self._market_source(spec, gateway))
-        except BaseException:
-            await exchange.close()
-            raise
-        return gateway
-
-    def limiter(self, exchange_id: str) -> RedisRateLimiter | None:
-        """The shared limiter of ``exchange_id`` (bucket per account key), None without Redis."""
-        if self.redis is None:
-            return None
-        if exchange_id not in self._limiters:
-            self._limiters[exchange_id] = RedisRateLimiter(
-                self.redis, f"{self.namespace}:ratelimit:exchange:{exchange_id}:",
-                global_rate=self.exchange_rate, per_chat_rate=self.account_rate,
-                group_rate=self.account_rate, global_burst=self.exchange_burst,
-                chat_burst=self.account_burst)
-        return self._limiters[exchange_id]
-
-    async def markets(self, spec: ExchangeSpec, gateway: CcxtGateway) -> list[dict[str, Any]]:
-        """Markets of ``spec`` (see the class docstring for the order of sources)."""
-        return list((await self._market_source(spec, gateway)).markets.values())
-
-    async def _market_source(self, spec: ExchangeSpec, gateway: CcxtGateway) -> Any:
-        """A key-less client holding ``spec``'s markets; every account's client shares its
-        market structures by reference (ccxt ``set_markets_from_exchange``: no copy, no
-        re-parse per account)."""
-        key = spec.markets_key
-        lock = self._markets_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            held = self._sources.get(key)
-            if held is not None and time.monotonic() - held[0] < self.markets_ttl_s:
-                return held[1]
-            source = make_exchange(spec, None, timeout_ms=self.timeout_ms)
-            source.set_markets(await self._load_markets(spec, gateway))
-            self._sources[key] = (time.monotonic(), source)
-            if held is not None:
-                await held[1].close()
-            return source
-
-    async def _load_markets(self, spec: ExchangeSpec, gateway: CcxtGateway
-                            ) -> list[dict[str, Any]]:
-        cached = await self._cache.get(spec.markets_key) if self._cache else None
-        if cached is not None:
-            return cached
-        snapshot = load_snapshot(spec.exchange_id, spec.market_type)
-        if self.offline:
-            if snapshot is None:
-                raise PermanentError(f"no saved markets for {spec.exchange_id} "
-                                     f"{spec.market_type} and the pool is offline")
-            return snapshot
-        try:
-            await gateway._ensure_markets()
-        except RetryableError:
-            if snapshot is None:
-                raise
-            log.warning("%s markets unreachable, using the saved snapshot", spec.markets_key)
-            return snapshot
-        markets = list(gateway.exchange.markets.values())
-        if self._cache is not None:
-            await self._cache.put(spec.markets_key, markets)
-        return markets
-
-    async def forget(self, account_id: int) -> None:
-        """Close and drop the cached gateway of ``account_id`` (disconnect, key change)."""
-        async with self._lock:
-            cached = self._gateways.pop(account_id, None)
-        if cached is not None:
-            await cached[1].close()
-
-    async def close(self) -> None:
-        """Close every cached client. Idempotent."""
-        async with self._lock:
-            gateways = [g for _, g in self._gateways.values()]
-            self._gateways.clear()
-        sources = [source for _, source in self._sources.values()]
-        self._sources.clear()
-        await asyncio.gather(*(g.close() for g in gateways), *(s.close() for s in sources),
-                             return_exceptions=True)
-
-
-def _fingerprint(spec: ExchangeSpec, credentials: ExchangeCredentials) -> str:
-    text = "\0".join((spec.markets_key, credentials.api_key, credentials.secret,
-                      credentials.password or ""))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def save_snapshot(spec: ExchangeSpec, path: Path | None = None) -> Path:

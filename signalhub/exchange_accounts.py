@@ -18,7 +18,8 @@ from integrations.secrets import SecretBox, decrypt_credentials
 from signalhub.settings import Settings
 
 if TYPE_CHECKING:  # importing ccxt costs ~1.3 s: only where a pool is built
-    from integrations.exchange_ccxt import CcxtGateway, GatewayPool
+    from integrations.exchange_ccxt import CcxtGateway
+    from integrations.exchange_pool import GatewayPool
 
 EXTRA = "exchange_services"
 
@@ -34,7 +35,7 @@ class ExchangeServices:
                        user_id: int) -> AccountValidation:
         """``domain.exchange_accounts.AccountValidator``: open ``sealed`` and fetch the
         balance and withdrawal permission with a throw-away client (nothing cached)."""
-        from integrations.exchange_ccxt import ExchangeSpec
+        from integrations.exchange_markets import ExchangeSpec
 
         credentials = self.box.decrypt(sealed, user_id)
         spec = ExchangeSpec(draft.exchange_id, draft.market_type, draft.testnet,
@@ -52,7 +53,7 @@ class ExchangeServices:
         Raises ``integrations.secrets.SecretError`` (missing key, tampered row, no
         credentials) and the gateway's errors while loading markets.
         """
-        from integrations.exchange_ccxt import ExchangeSpec
+        from integrations.exchange_markets import ExchangeSpec
 
         spec = ExchangeSpec(account.exchange_id, account.market_type.value, account.testnet,
                             account.api_base_url)
@@ -61,7 +62,7 @@ class ExchangeServices:
 
 def build_exchange_services(settings: Settings, redis: Any) -> ExchangeServices:
     """New services from the settings (``SecretError`` without SIGNALHUB_SECRET_KEY)."""
-    from integrations.exchange_ccxt import GatewayPool
+    from integrations.exchange_pool import GatewayPool
 
     box = SecretBox.from_settings(settings.signalhub_secret_key,
                                   settings.signalhub_old_secret_keys)

@@ -21,14 +21,9 @@ from domain.errors import (
     RetryableError,
 )
 from domain.ports import OrderRequest
-from integrations.exchange_ccxt import (
-    ExchangeSpec,
-    GatewayPool,
-    check_exchange_id,
-    load_snapshot,
-    save_snapshot,
-    snapshot_path,
-)
+from integrations.exchange_ccxt import check_exchange_id, save_snapshot
+from integrations.exchange_markets import ExchangeSpec, load_snapshot, snapshot_path
+from integrations.exchange_pool import GatewayPool
 from integrations.prices import load_candles
 from integrations.secrets import ExchangeCredentials
 from tests.fakes.binance_api import DATA, FakeBinance

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from integrations.exchange_ccxt import CcxtGateway, ExchangeSpec, GatewayPool
+from integrations.exchange_ccxt import CcxtGateway
+from integrations.exchange_markets import ExchangeSpec
+from integrations.exchange_pool import GatewayPool
 from integrations.secrets import ExchangeCredentials
 from tests.fakes.binance_api import FakeBinance
 

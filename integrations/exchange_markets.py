@@ -1,0 +1,68 @@
+"""Where an account trades (``ExchangeSpec``) and ccxt markets kept outside ccxt: the
+snapshots shipped in ``signalhub/data/markets/`` and the Redis cache (daily refresh).
+
+No ccxt import here (``integrations.exchange_ccxt`` is its one home); markets are
+ccxt's unified market dicts as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "signalhub" / "data" / "markets"
+MARKETS_TTL_S = 86_400
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """Where an account trades: ccxt id, ``spot`` or ``linear``, testnet, base-URL override.
+
+    ``api_base_url`` (``http(s)://host[:port]``) replaces the scheme and host of every
+    ``exchange.urls['api']`` entry, keeping each path (regional endpoints, proxies, a
+    local test server).
+    """
+
+    exchange_id: str
+    market_type: str = "spot"
+    testnet: bool = False
+    api_base_url: str | None = None
+
+    @property
+    def markets_key(self) -> str:
+        """Key under which markets are shared: id, type, testnet and base URL."""
+        net = "testnet" if self.testnet else "main"
+        return f"{self.exchange_id}:{self.market_type}:{net}:{self.api_base_url or '-'}"
+
+
+def snapshot_path(exchange_id: str, market_type: str) -> Path:
+    """``signalhub/data/markets/<exchange id>-<market type>.json``."""
+    return SNAPSHOT_DIR / f"{exchange_id}-{market_type}.json"
+
+
+def load_snapshot(exchange_id: str, market_type: str) -> list[dict[str, Any]] | None:
+    """Saved ccxt markets of ``exchange_id``/``market_type``, or None if none shipped."""
+    path = snapshot_path(exchange_id, market_type)
+    if not path.exists():
+        return None
+    return list(json.loads(path.read_text())["markets"])
+
+
+class MarketsCache:
+    """ccxt markets in Redis under ``{prefix}{markets_key}``, refreshed daily (TTL)."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int = MARKETS_TTL_S) -> None:
+        self.redis, self.prefix, self.ttl_s = redis, prefix, ttl_s
+
+    async def get(self, key: str) -> list[dict[str, Any]] | None:
+        """Cached markets, or None when absent or expired."""
+        raw = await self.redis.get(self.prefix + key)
+        return None if raw is None else list(json.loads(raw))
+
+    async def put(self, key: str, markets: list[dict[str, Any]]) -> None:
+        """Store ``markets`` for ``ttl_s`` seconds."""
+        await self.redis.set(self.prefix + key, json.dumps(markets), ex=self.ttl_s)
