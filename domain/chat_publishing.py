@@ -256,25 +256,37 @@ async def publish_post(user: User, post_id: int, queue: JobQueue, bus: EventBus,
                        ) -> tuple[Signal, bool]:
     """Publish draft ``post_id`` as the provider's next signal; (signal, newly published).
 
-    Locks the draft: a second press returns the signal already published (False).
+    The draft is claimed under a row lock in its own transaction (status PUBLISHED), then
+    published through ``publish_signal`` (its own transaction, so the fan-out job is
+    enqueued after the signal is committed), then linked to the signal. A second press
+    returns the signal already published (False); a press while the first is still
+    publishing gets ``InvalidInput``. If publishing fails the claim is undone.
     Raises ``NotFound`` (not the user's draft), ``InvalidInput`` (cancelled, or the text
     is not a complete signal: the problem says what to fix), ``NotAllowed``.
     """
+    owned = await own_post(user, post_id)
     async with in_transaction():
-        post = await PendingPost.filter(id=(await own_post(user, post_id)).id
-                                        ).select_for_update().get()
-        if post.status is PostStatus.PUBLISHED and post.signal_id:  # type: ignore[attr-defined]
+        post = await PendingPost.filter(id=owned.id).select_for_update().get()
+        if post.status is PostStatus.PUBLISHED:
+            if post.signal_id is None:  # type: ignore[attr-defined]
+                raise InvalidInput("draft", "this draft is being published right now")
             return await Signal.get(id=post.signal_id), False  # type: ignore[attr-defined]
         if post.status is PostStatus.CANCELLED:
             raise InvalidInput("draft", "this draft was cancelled; send /publish again")
         preview = await preview_of(post, prices)
         if preview.draft is None:
             raise InvalidInput("draft", preview.problem)
-        provider = preview.provider
-        signal = await publish_signal(user, provider.slug, preview.draft, queue, bus,
+        previous = post.status
+        post.status = PostStatus.PUBLISHED
+        await post.save(update_fields=["status", "updated_at"])
+    try:
+        signal = await publish_signal(user, preview.provider.slug, preview.draft, queue, bus,
                                       market_ts=market_ts)
-        post.status, post.signal_id, post.problem = PostStatus.PUBLISHED, signal.id, ""  # type: ignore[attr-defined]
-        await post.save()
+    except BaseException:
+        await PendingPost.filter(id=post.id).update(status=previous)
+        raise
+    post.signal_id, post.problem = signal.id, ""  # type: ignore[attr-defined]
+    await post.save(update_fields=["signal_id", "problem", "updated_at"])
     return signal, True
 
 

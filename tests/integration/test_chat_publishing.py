@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 
 from domain.chat_publishing import (
@@ -198,6 +199,38 @@ async def test_someone_elses_draft_or_provider_is_refused(prices: ReplayPriceSou
 
     assert "no draft" in str(raised.value)
     assert not await Signal.exists() and owner.id != stranger.id
+
+
+class CommittedQueue(RecordingQueue):
+    """Checks over its own database connection that a fan-out's signal is committed."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        super().__init__()
+        self.connection = connection
+        self.seen_committed: list[bool] = []
+
+    async def enqueue(self, function: str, *args: Any, job_id: str) -> bool:
+        rows = await self.connection.fetchval("SELECT count(*) FROM signals WHERE id = $1",
+                                              args[0])
+        self.seen_committed.append(rows == 1)
+        return await super().enqueue(function, *args, job_id=job_id)
+
+
+async def test_the_fan_out_job_is_enqueued_after_the_signal_is_committed(
+        prices: ReplayPriceSource, database_url: str) -> None:
+    owner = await desk(SourceMode.CONFIRM)
+    queued = await ingest_post(TG, CHAT, 1, post_text(prices), RecordingQueue(),
+                               RecordingBus())
+    assert queued.preview is not None
+    connection = await asyncpg.connect(database_url)
+    try:
+        queue = CommittedQueue(connection)
+        await publish_post(owner, queued.preview.post.id, queue, RecordingBus())
+    finally:
+        await connection.close()
+
+    assert [job[0] for job in queue.jobs] == ["fan_out_signal"]
+    assert queue.seen_committed == [True]
 
 
 def test_perpetual_and_shares_reach_the_draft() -> None:
