@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tortoise.exceptions import IntegrityError
+
 from domain.discord_models import DiscordAlert, DiscordAlertMessage
 from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.models import Provider, Role, User
@@ -126,13 +128,21 @@ async def posted_message(alert_id: int, signal_id: int) -> int | None:
     return None if row is None else row.message_id
 
 
+async def posted_messages(signal_id: int, alert_ids: list[int]) -> dict[int, int]:
+    """Alert id → Discord message id of ``signal_id`` for the alerts that posted it."""
+    rows = await DiscordAlertMessage.filter(signal_id=signal_id, alert_id__in=alert_ids
+                                            ).values_list("alert_id", "message_id")
+    return {int(a): int(m) for a, m in rows}
+
+
 async def record_message(alert_id: int, signal_id: int, message_id: int) -> None:
     """Remember that ``message_id`` shows ``signal_id`` in the alert's channel (upsert)."""
-    row, created = await DiscordAlertMessage.get_or_create(
-        alert_id=alert_id, signal_id=signal_id, defaults={"message_id": message_id})
-    if not created and row.message_id != message_id:
-        row.message_id = message_id
-        await row.save(update_fields=["message_id", "updated_at"])
+    try:
+        await DiscordAlertMessage.create(alert_id=alert_id, signal_id=signal_id,
+                                         message_id=message_id)
+    except IntegrityError:  # a repost replaces the message
+        await DiscordAlertMessage.filter(alert_id=alert_id, signal_id=signal_id).update(
+            message_id=message_id)
 
 
 async def disable_alert(alert_id: int, reason: str) -> DiscordAlert | None:

@@ -10,7 +10,8 @@ event, so edits may run late or twice without showing a stale status.
 ``deliver_discord`` sends one Delivery row of channel ``discord`` as a DM to the
 user's linked Discord account (called by ``workers.delivery`` for those rows).
 
-Sends go through the Redis rate limiter shared by every worker (prefix
+A job posts to up to ``IN_FLIGHT`` channels at once (one HTTP round trip to Discord
+each); sends go through the Redis rate limiter shared by every worker (prefix
 ``<ns>:ratelimit:discord:``: 50 requests/s per bot, 1 message/s per channel, under
 Discord's 5 per 5 s per channel), then through discord.py, which keeps Discord's
 per-route buckets and waits out 429s. A post is created with a nonce
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 CHANNEL_DISCORD = "discord"
 GLOBAL_RATE = 50.0  # requests/s per bot (Discord's global limit)
 CHANNEL_RATE = 1.0  # messages/s per channel (Discord: 5 per 5 s)
+IN_FLIGHT = 10  # alert channels posted to concurrently by one job
 REST_KEY, LIMITER_KEY, LOCK_KEY = "discord_rest", "discord_limiter", "discord_lock"
 OWNED_KEY = "discord_rest_owned"
 
@@ -121,10 +123,21 @@ async def post_discord_alerts(ctx: dict[str, Any], event_id: int) -> dict[str, i
     if rest is None:
         return {"skipped": len(targets)}
     embed = await current_embed(event.signal)
+    posted = await alerts.posted_messages(event.signal.id, [a.id for a in targets])
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(alert: DiscordAlert) -> str:
+        async with gate:
+            return await _post_one(d, rest, alert, event, embed, posted.get(alert.id),
+                                   ctx.get("job_try", 1))
+
+    results = await asyncio.gather(*(one(a) for a in targets), return_exceptions=True)
+    failure = next((r for r in results if isinstance(r, BaseException)), None)
+    if failure is not None:  # what went out is recorded: the retry skips it
+        raise failure
     counts: dict[str, int] = {}
-    for alert in targets:
-        outcome = await _post_one(d, rest, alert, event, embed, ctx.get("job_try", 1))
-        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome in results:
+        counts[str(outcome)] = counts.get(str(outcome), 0) + 1
     return counts
 
 
@@ -137,9 +150,9 @@ async def current_embed(signal: Signal) -> dict[str, Any]:
 
 
 async def _post_one(d: WorkerDeps, rest: DiscordRest, alert: DiscordAlert,
-                    event: SignalEvent, embed: dict[str, Any], job_try: int) -> str:
+                    event: SignalEvent, embed: dict[str, Any], message_id: int | None,
+                    job_try: int) -> str:
     signal = event.signal
-    message_id = await alerts.posted_message(alert.id, signal.id)
     if (message_id is None) is not (event.kind is EventKind.PUBLISHED):
         return "skipped"  # already posted, or the alert was added after the signal
     await discord_limiter(d).acquire(alert.channel_id)

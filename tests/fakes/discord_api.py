@@ -96,8 +96,9 @@ class FakeDiscordApi:
     """
 
     def __init__(self, token: str = "fake-bot-token", application_id: int = 1100000000000000001,
-                 bot_id: int = 1100000000000000002) -> None:
+                 bot_id: int = 1100000000000000002, latency_s: float = 0.0) -> None:
         self.token = token
+        self.latency_s = latency_s  # added to every REST answer (benchmarks: Discord's RTT)
         self.application_id = application_id
         self.bot_user = {"id": str(bot_id), "username": "SignalHub", "discriminator": "0",
                          "global_name": "SignalHub", "avatar": None, "bot": True,
@@ -244,6 +245,8 @@ class FakeDiscordApi:
 
     async def _answer(self, request: web.Request, route: str, handler: Any
                       ) -> web.StreamResponse:
+        if self.latency_s and route != "gateway":
+            await asyncio.sleep(self.latency_s)
         webhook = route in ("interaction_callback", "followup", "edit_original", "gateway")
         if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
