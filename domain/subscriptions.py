@@ -18,7 +18,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.billing import record_creation, record_transition
+from domain.billing import notify, record_creation, record_transition
 from domain.errors import NotAllowed, NotFound
 from domain.models import CopySettings, Provider, Subscription, SubscriptionStatus, User
 from domain.providers import get_provider
@@ -72,8 +72,10 @@ async def subscribe(user: User, provider_slug: str) -> Subscription:
     """Subscribe ``user`` to a free provider (or re-activate a cancelled subscription).
 
     Idempotent: subscribing twice returns the same ACTIVE subscription. Creates the
-    copy settings row (copy trading off). Raises ``NotFound`` for an unknown provider,
-    ``NotAllowed`` for a priced provider (pay through ``domain.checkout.checkout_link``).
+    copy settings row (copy trading off) and, for a new or re-activated subscription, a
+    notice to the provider's owner (a PENDING Delivery the outbox sweep sends). Raises
+    ``NotFound`` for an unknown provider, ``NotAllowed`` for a priced provider (pay
+    through ``domain.checkout.checkout_link``).
     """
     provider = await get_provider(provider_slug)
     if Decimal(provider.monthly_price) > 0:
@@ -83,13 +85,18 @@ async def subscribe(user: User, provider_slug: str) -> Subscription:
     async with in_transaction():
         sub, created = await Subscription.get_or_create({"monthly_price": Decimal(0)},
                                                         user=user, provider=provider)
+        row = None
         if created:
-            await record_creation(sub, "user:subscribe", datetime.now(UTC))
+            row = await record_creation(sub, "user:subscribe", datetime.now(UTC))
         elif sub.status is not S.ACTIVE:
-            await record_transition(sub, S.ACTIVE, "user:subscribe", datetime.now(UTC))
+            row = await record_transition(sub, S.ACTIVE, "user:subscribe", datetime.now(UTC))
             sub.cancel_at_period_end = False
             await sub.save(update_fields=["status", "cancel_at_period_end", "updated_at"])
         await CopySettings.get_or_create(subscription=sub)
+        if row is not None:
+            owner = await User.get(id=provider.owner_id)  # type: ignore[attr-defined]
+            await notify(owner, f"billing:{row.id}", f"New subscriber: {user.name} "
+                                                     f"subscribed to {provider.name} (free).")
     sub.provider = provider
     return sub
 

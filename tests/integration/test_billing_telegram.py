@@ -13,7 +13,7 @@ import pytest
 from bots.telegram.app import run_polling
 from bots.telegram.billing_ui import BillingAction
 from bots.telegram.callbacks import SubscribeCallback
-from domain.models import Role, Subscription, SubscriptionStatus, User
+from domain.models import Delivery, Role, Subscription, SubscriptionStatus, User
 from domain.providers import create_provider
 from domain.users import create_user
 from integrations.prices import ReplayPriceSource
@@ -134,7 +134,7 @@ async def test_without_a_stripe_key_priced_providers_say_so_and_free_ones_subscr
         configured = configured.model_copy(update={"telegram_api_base": api.base_url})
         services = await bootstrap(configured, prices=ReplayPriceSource(PACKAGE_DATA, speed=None),
                                    init_database=False)
-        owner = await create_user("Desk", Role.PROVIDER)
+        owner = await create_user("Desk", Role.PROVIDER, telegram_user_id=OWNER)
         await create_provider(owner, "paid-desk", "Paid Desk", monthly_price="3.00")
         await create_provider(owner, "free-desk", "Free Desk", monthly_price="0")
         try:
@@ -152,3 +152,5 @@ async def test_without_a_stripe_key_priced_providers_say_so_and_free_ones_subscr
     assert "Free Desk · free-desk · copy off · ✅ active · free" in str(listing.message["text"])
     assert [b["text"] for b in buttons(listing)] == ["🛑 Cancel · Free Desk"]
     assert not await Subscription.exists(provider__slug="paid-desk")
+    [notice] = await Delivery.filter(user=owner)  # sent by the sweep of pending deliveries
+    assert notice.text == f"New subscriber: User{USER} subscribed to Free Desk (free)."
