@@ -14,6 +14,7 @@ a /publish draft come back as component interactions (``handle_component``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -35,6 +36,7 @@ _STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonSt
 _PRESSES: dict[str, Handler] = {"publish": handlers.press_publish,
                                 "cancel": handlers.press_cancel}
 PROVIDER_HELP = "the provider's slug, as /providers lists it"
+DEFER_AFTER_S = 2.0  # Discord wants the first answer within 3 s
 
 
 def caller_of(interaction: discord.Interaction) -> Caller:
@@ -46,16 +48,29 @@ def caller_of(interaction: discord.Interaction) -> Caller:
 
 
 async def answer(services: Services, interaction: discord.Interaction, handler: Handler,
-                 *args: Any) -> None:
-    """Run ``handler(services, caller, *args)`` and send its reply (errors: ephemeral)."""
+                 *args: Any, defer_after_s: float = DEFER_AFTER_S) -> None:
+    """Run ``handler(services, caller, *args)`` and send its reply (errors: ephemeral).
+
+    Discord drops an interaction not answered within 3 s: a handler still running after
+    ``defer_after_s`` (a Stripe call, a slow database) gets an ephemeral "thinking…"
+    answer first, and its reply follows as the follow-up.
+    """
+    task = asyncio.ensure_future(_reply_of(services, interaction, handler, args))
+    done, _ = await asyncio.wait({task}, timeout=defer_after_s)
+    if not done:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    await respond(interaction, await task)
+
+
+async def _reply_of(services: Services, interaction: discord.Interaction, handler: Handler,
+                    args: tuple[Any, ...]) -> Reply:
     try:
-        reply = await handler(services, caller_of(interaction), *args)
+        return await handler(services, caller_of(interaction), *args)
     except DomainError as exc:
-        reply = replies.error(exc.message)
+        return replies.error(exc.message)
     except Exception:
         log.exception("discord command %s failed", handler.__name__)
-        reply = Reply(replies.FAILURE)
-    await respond(interaction, reply)
+        return Reply(replies.FAILURE)
 
 
 def message_kwargs(reply: Reply) -> dict[str, Any]:

@@ -10,10 +10,14 @@ interaction callback the fake received. The gateway itself is not exercised.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import discord
 import pytest
 
+from bots.discord.commands import answer
+from bots.discord.replies import Reply
 from domain import linking, users
 from domain.billing_models import ConnectAccount
 from domain.discord_models import DiscordAlert
@@ -36,6 +40,7 @@ from tests.support.discord import (
     payload,
     run,
 )
+from tests.support.servers import wait_until
 
 
 @pytest.fixture
@@ -230,3 +235,22 @@ async def _paid(slug: str) -> tuple[User, Any]:
     owner = await users.create_user("paid-owner", Role.PROVIDER)
     provider = await create_provider(owner, slug, "Paid Desk", monthly_price="25.00")
     return owner, provider
+
+
+async def test_a_slow_handler_is_deferred_then_answered_by_follow_up(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    finish = asyncio.Event()
+
+    async def slow_handler(services, caller) -> Reply:  # noqa: ANN001
+        await finish.wait()  # e.g. a payment provider taking its time
+        return Reply(f"done for {caller.discord_user_id}")
+
+    interaction = discord.Interaction(data=payload("positions"), state=client._connection)
+    job = asyncio.create_task(answer(client.services, interaction, slow_handler,
+                                     defer_after_s=0.01))
+    await wait_until(lambda: api.callbacks)
+    assert api.callbacks[0]["type"] == 5 and ephemeral(api.callbacks[0])  # "thinking…"
+    finish.set()
+    await job
+    [followup] = api.followups
+    assert followup["content"] == f"done for {ALICE}"
