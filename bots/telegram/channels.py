@@ -1,6 +1,6 @@
 """Providers' own channels and groups as signal sources.
 
-Adding the bot to a channel as an admin (``my_chat_member``) registers the channel for
+Making the bot an admin of a channel or group (``my_chat_member``) registers it for
 the provider of the person who added it (confirm mode), or asks which provider when
 they run several. ``/addchannel`` does the same by name after checking with Telegram
 that the sender administers the channel; ``/channels`` lists sources with mode
@@ -57,8 +57,8 @@ async def bot_membership_changed(event: ChatMemberUpdated, bot: Bot) -> None:
     if status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
         await drafts.forget_channel(TELEGRAM, event.chat.id)
         return
-    if event.chat.type == ChatType.CHANNEL and status != ChatMemberStatus.ADMINISTRATOR:
-        return
+    if status != ChatMemberStatus.ADMINISTRATOR:
+        return  # only an admin bot reads every post (groups: privacy mode hides the rest)
     adder = event.from_user
     user = await telegram_user(adder.id, adder.id, adder.full_name.strip())
     await offer_channel(bot, user, event.chat)

@@ -34,6 +34,12 @@ def deep_link(bot_username: str, slug: str) -> str:
     return f"https://t.me/{bot_username}?start={slug}"
 
 
+def link_deep_link(bot_username: str, code: str) -> str:
+    """``https://t.me/<bot>?start=link_<CODE>``: one tap links Telegram with a code made
+    elsewhere (Discord, the API)."""
+    return f"https://t.me/{bot_username}?start=link_{code.replace('-', '')}"
+
+
 def link_code_issued(code: str) -> str:
     """A fresh link code and where to enter it."""
     return (f"🔗 Your link code: <code>{html.quote(code)}</code>\n\n"

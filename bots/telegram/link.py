@@ -1,4 +1,9 @@
-"""/link: show a one-time code (to enter in Discord or the API), or /link <code> to use one."""
+"""/link: show a one-time code (to enter in Discord or the API), or /link <code> to use one.
+
+A code can also arrive as a deep link, ``t.me/<bot>?start=link_<code>`` (registered by
+``bots.telegram.start``, whose deep-link handler would otherwise read it as a slug;
+``_`` never occurs in a provider slug).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,15 @@ async def link_accounts(message: Message, command: CommandObject, user: User) ->
     result = await redeem_code(command.args, Platform.TELEGRAM, platform_user_id=sender.id,
                                chat_id=private_chat_id(sender, message.chat))
     await message.answer(chat_texts.linked(result))
+
+
+LINK_PREFIX = "link_"
+
+
+async def link_by_deep_link(message: Message, command: CommandObject, user: User) -> None:
+    """``/start link_<code>`` from a deep link: the same as ``/link <code>``."""
+    args = (command.args or "").removeprefix(LINK_PREFIX)
+    await link_accounts(message, CommandObject(prefix="/", command="link", args=args), user)
 
 
 async def refuse_link_outside_private_chat(message: Message) -> None:

@@ -24,7 +24,7 @@ from bots.telegram.chat_callbacks import (
     DraftStep,
     NotifyToggle,
 )
-from bots.telegram.chat_texts import deep_link
+from bots.telegram.chat_texts import deep_link, link_deep_link
 from domain.linking import issue_code
 from domain.linking_models import (
     ChannelSource,
@@ -541,6 +541,19 @@ async def test_link_with_a_code_from_the_api_joins_that_account(
     code = await issue_code(api_account, "api")
 
     reply = plain(await ask(api, f"/link {code}", user_id=FAN_TG))
+
+    assert reply.startswith("✅ Linked. Telegram now uses the account of ada-api")
+    assert (await User.get(telegram_user_id=FAN_TG)).id == api_account.id
+
+
+async def test_a_link_deep_link_links_in_one_tap(
+        api: FakeTelegramChannelsApi, bot: Services) -> None:
+    api_account = await create_user("ada-api")
+    code = await issue_code(api_account, "api")
+    link = link_deep_link(api.bot_username, code)
+    assert link.startswith("https://t.me/signalhub_test_bot?start=link_")
+
+    reply = plain(await ask(api, f"/start {link.rsplit('=', 1)[1]}", user_id=FAN_TG))
 
     assert reply.startswith("✅ Linked. Telegram now uses the account of ada-api")
     assert (await User.get(telegram_user_id=FAN_TG)).id == api_account.id
