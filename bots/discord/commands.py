@@ -6,7 +6,8 @@
 a /publish draft come back as component interactions (``handle_component``).
 
     /providers  /subscribe  /unsubscribe  /subscriptions  /copy  /positions  /pnl
-    /link [code]  /publish [text]  /alerts add|list|remove  /roles set|list|remove
+    /link [code]  /publish [text]  /close  /movesl  /cancel
+    /alerts add|list|remove  /roles set|list|remove
     /source add|remove
     (alerts, roles, sources: servers only, shown to members with Manage Server; the
     permission is checked again server-side from the interaction's permission bits)
@@ -187,6 +188,24 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
             await answer(services, interaction, handlers.publish_text, text)
         else:
             await interaction.response.send_modal(PublishModal(services))
+
+    @tree.command(name="close", description="Close your open signal at the market price")
+    @app_commands.describe(signal="the signal's id", note="a note for subscribers")
+    async def close(interaction: discord.Interaction, signal: int,
+                    note: str | None = None) -> None:
+        await answer(services, interaction, handlers.close_signal, signal, note)
+
+    @tree.command(name="movesl", description="Move your signal's stop-loss")
+    @app_commands.describe(signal="the signal's id",
+                           price="the new stop-loss, or entry for break-even")
+    async def movesl(interaction: discord.Interaction, signal: int, price: str) -> None:
+        await answer(services, interaction, handlers.move_stop, signal, price)
+
+    @tree.command(name="cancel", description="Cancel your signal whose entry was not filled")
+    @app_commands.describe(signal="the signal's id", note="a note for subscribers")
+    async def cancel(interaction: discord.Interaction, signal: int,
+                     note: str | None = None) -> None:
+        await answer(services, interaction, handlers.cancel_signal_cmd, signal, note)
 
     tree.add_command(alerts_group(services))
     tree.add_command(roles_group(services))

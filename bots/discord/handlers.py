@@ -17,8 +17,10 @@ from domain import alerts, chat_publishing, checkout, discord_roles, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
 from domain.linking_models import Platform
+from domain.models import Signal
 from domain.portfolio import load_pnl, load_portfolio
 from domain.providers import get_provider, list_providers
+from domain.publishing import cancel_signal, move_stop_loss
 from domain.subscriptions import set_copy_trading, user_subscriptions
 from integrations.discord_format import signal_embed
 from signalhub.billing import billing_config, payment_gateway
@@ -229,6 +231,36 @@ async def publish_text(services: Services, caller: Caller, text: str) -> Reply:
         message_id=caller.interaction_id, prices=services.prices)
     embed = signal_embed(preview.message) if preview.message is not None else None
     return replies.draft_preview(embed, preview.problem, preview.post.id)
+
+
+async def close_signal(services: Services, caller: Caller, signal_id: int,
+                       note: str | None = None) -> Reply:
+    """/close id [note]: close the caller's open signal at the last market price."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    event = await chat_publishing.close_at_market(user, signal_id, note or "", services.queue,
+                                                  services.bus, services.prices)
+    return replies.signal_changed("closed", signal_id, event.price)
+
+
+async def move_stop(services: Services, caller: Caller, signal_id: int, price: str) -> Reply:
+    """/movesl id price|entry: move the stop-loss (``entry``: to break-even).
+
+    Raises ``InvalidSignal`` when the new stop breaks the rules (``move_stop_loss``).
+    """
+    user = await discord_account(caller.discord_user_id, caller.name)
+    signal = await Signal.get_or_none(id=signal_id)
+    if price.strip().lower() == "entry" and signal is not None:
+        price = str(chat_publishing.entry_of(signal))
+    event = await move_stop_loss(user, signal_id, price, "", services.queue, services.bus)
+    return replies.signal_changed("stop moved", signal_id, event.price)
+
+
+async def cancel_signal_cmd(services: Services, caller: Caller, signal_id: int,
+                            note: str | None = None) -> Reply:
+    """/cancel id [note]: cancel a signal whose entry was not filled yet."""
+    user = await discord_account(caller.discord_user_id, caller.name)
+    await cancel_signal(user, signal_id, note or "", services.queue, services.bus)
+    return replies.signal_changed("cancelled", signal_id, None)
 
 
 async def press_publish(services: Services, caller: Caller, post_id: int) -> Reply:

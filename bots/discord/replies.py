@@ -311,6 +311,16 @@ def published(seq: int, slug: str, new: bool) -> Reply:
     return Reply(f"📣 Published as `{slug}` #{seq}. Subscribers are being notified.")
 
 
+def signal_changed(what: str, signal_id: int, price: Any) -> Reply:
+    """After /close, /movesl or /cancel: what happened to which signal, at which price."""
+    at = "" if price is None else f" at `{format_number(price)}`"
+    text = {"closed": f"🔒 Signal #{signal_id} closed{at}.",
+            "stop moved": f"🔧 Stop-loss of signal #{signal_id} moved to "
+                          f"`{format_number(price)}`.",
+            "cancelled": f"🚫 Signal #{signal_id} cancelled."}[what]
+    return Reply(f"{text} Subscribers are being notified.")
+
+
 def draft_cancelled() -> Reply:
     """After the Cancel button."""
     return Reply("🗑 Draft cancelled; nothing was published.")

@@ -22,8 +22,10 @@ from domain import linking, users
 from domain.billing_models import ConnectAccount
 from domain.discord_models import DiscordAlert
 from domain.linking_models import Platform
-from domain.models import CopySettings, Role, Signal, Subscription, User
+from domain.models import CopySettings, Role, Signal, SignalEvent, Subscription, User
 from domain.providers import create_provider
+from domain.publishing import publish_signal
+from domain.signals import make_draft
 from signalhub.billing import close_gateway
 from tests.fakes.stripe_api import running_stripe
 from tests.support.billing import billing_settings
@@ -62,8 +64,8 @@ async def test_login_registers_every_command(bot) -> None:  # noqa: ANN001
     assert [c.route for c in api.calls[:2]] == ["get_me", "app_info"]
     by_name = {c["name"]: c for c in api.commands}
     assert set(by_name) == {"providers", "subscribe", "unsubscribe", "subscriptions", "copy",
-                            "positions", "pnl", "link", "publish", "alerts", "roles",
-                            "source"}
+                            "positions", "pnl", "link", "publish", "close", "movesl",
+                            "cancel", "alerts", "roles", "source"}
     alerts = by_name["alerts"]
     assert alerts["default_member_permissions"] == int(MANAGE_GUILD)
     assert alerts["dm_permission"] is False
@@ -254,3 +256,38 @@ async def test_a_slow_handler_is_deferred_then_answered_by_follow_up(bot) -> Non
     await job
     [followup] = api.followups
     assert followup["content"] == f"done for {ALICE}"
+
+
+async def test_close_movesl_and_cancel_create_signal_events(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    owner = await _provider()
+    owner.discord_user_id = ALICE
+    await owner.save()
+    services = client.services
+    candle = CANDLES[2500]
+    drafts = [make_draft(symbol="BTC/USDT", side="BUY", entry_low=candle.close,
+                         entry_high=None, stop_loss=candle.low, targets=[candle.high])
+              for _ in range(2)]
+    first, second = [await publish_signal(owner, "bot-free", d, services.queue, services.bus)
+                     for d in drafts]
+    lower = min(c.low for c in CANDLES[2400:2500])
+
+    too_early = await run(client, api, payload("movesl", [opt("signal", first.id, 4),
+                                                          opt("price", "entry")]))
+    assert ephemeral(too_early) and too_early["data"]["content"].startswith("⚠️")
+    moved = await run(client, api, payload("movesl", [opt("signal", first.id, 4),
+                                                      opt("price", str(lower))]))
+    assert moved["data"]["content"].startswith(
+        f"🔧 Stop-loss of signal #{first.id} moved to `{format(lower.normalize(), 'f')}`")
+    cancelled = await run(client, api, payload("cancel", [opt("signal", first.id, 4)]))
+    assert cancelled["data"]["content"].startswith(f"🚫 Signal #{first.id} cancelled")
+    closed = await run(client, api, payload("close", [opt("signal", second.id, 4),
+                                                      opt("note", "done")]))
+    assert closed["data"]["content"].startswith(f"🔒 Signal #{second.id} closed at `")
+    not_mine = await run(client, api, payload("close", [opt("signal", first.id, 4)],
+                                              user_id=BOB))
+    assert not_mine["data"]["content"].startswith("⚠️")
+    kinds = await SignalEvent.filter(signal_id__in=[first.id, second.id]).order_by(
+        "id").values_list("kind", flat=True)
+    assert [str(k) for k in kinds] == ["PUBLISHED", "PUBLISHED", "STOP_MOVED", "CANCELLED",
+                                       "CLOSED"]
