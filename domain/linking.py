@@ -8,7 +8,8 @@ their SHA-256 is stored, and issuing a new code voids the user's older unused on
 
 When the redeeming identity already belongs to another account, the two accounts are
 merged only if at most one of them holds anything (subscriptions of any status,
-copy orders, positions, providers): the one that holds something survives and the
+copy orders, positions, providers, exchange accounts, billing records — every table
+pointing at the user but ``NOT_HOLDINGS``): the one that holds something survives and the
 empty one's identities (Telegram ids, Discord id, API tokens) move to it, then the
 empty account is deleted. If both hold something, linking is refused with a message
 saying what is in the way (``LinkRefused``), and nothing changes. Subscriptions, copy
@@ -27,7 +28,7 @@ from tortoise.transactions import in_transaction
 
 from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.linking_models import LinkCode, Platform
-from domain.models import ApiToken, CopyOrder, Position, Provider, Role, Subscription, User
+from domain.models import ApiToken, Role, User
 
 CODE_TTL = timedelta(minutes=10)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -184,18 +185,36 @@ def _set_identity(account: User, where: Platform, platform_user_id: int | None,
         account.discord_user_id = platform_user_id
 
 
+# Reverse relations of User that are not "data" for the merge rule: moved (tokens),
+# recreated or dropped with the empty account (codes, preferences, paper wallet,
+# drafts), or derived from subscriptions (deliveries, role grants).
+NOT_HOLDINGS = frozenset({"tokens", "link_codes", "notification_preferences", "paper_account",
+                          "pending_posts", "deliveries", "discord_role_grants"})
+WORDS = {"subscriptions": "subscription", "positions": "position", "copy_orders": "copy order",
+         "providers": "provider", "exchange_accounts": "exchange account",
+         "billing_customer": "billing record", "payments": "payment",
+         "channel_sources": "signal channel"}
+
+
 async def holdings(user: User) -> list[str]:
     """What ``user``'s account holds, as phrases ("2 subscriptions"); empty if nothing.
 
-    Counts subscriptions of any status, copy orders, positions and providers owned.
+    Every table pointing at the user counts (subscriptions of any status, copy orders,
+    positions, providers, exchange accounts, billing records…, including those of
+    features added later) except ``NOT_HOLDINGS``. One COUNT per table.
     """
-    counts = (
-        (await Subscription.filter(user_id=user.id).count(), "subscription"),
-        (await Position.filter(user_id=user.id).count(), "position"),
-        (await CopyOrder.filter(user_id=user.id).count(), "copy order"),
-        (await Provider.filter(owner_id=user.id).count(), "provider"),
-    )
-    return [f"{n} {word}{'s' if n != 1 else ''}" for n, word in counts if n]
+    meta = User._meta
+    found = []
+    for name in sorted(meta.backward_fk_fields | meta.backward_o2o_fields):
+        if name in NOT_HOLDINGS:
+            continue
+        field = meta.fields_map[name]
+        count = await field.related_model.filter(  # type: ignore[attr-defined]
+            **{field.relation_field: user.id}).count()  # type: ignore[attr-defined]
+        if count:
+            word = WORDS.get(name, name.replace("_", " ").rstrip("s"))
+            found.append(f"{count} {word}{'s' if count != 1 else ''}")
+    return found
 
 
 async def _survivor(issuer: User, holder: User) -> tuple[User, User]:

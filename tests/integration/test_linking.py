@@ -210,3 +210,17 @@ async def test_redeem_needs_the_identity() -> None:
         await redeem_code(code, "api", now=NOW)
     with pytest.raises(InvalidInput):
         await redeem_code(code, "signal", platform_user_id=1, now=NOW)
+
+
+async def test_a_provider_owner_counts_as_holding_data() -> None:
+    await provider()
+    owner = await User.get(name="Desk")
+    fan = await telegram_user(TG, TG, "Ada")
+    await subscribe(fan, "rsi-demo")
+    code = await issue_code(owner, "api", now=NOW)
+
+    with pytest.raises(LinkRefused) as raised:
+        await redeem_code(code, "telegram", platform_user_id=TG, chat_id=TG, now=NOW)
+
+    assert "1 provider" in raised.value.message and "1 subscription" in raised.value.message
+    assert (await User.get(id=owner.id)).telegram_user_id is None
