@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.chat_publishing import DraftPreview, own_post, revise_post
+from domain.drafts import DraftPreview, own_post, revise_post
 from domain.errors import InvalidInput
 from domain.linking_models import PendingPost, PostStatus
 from domain.models import User
