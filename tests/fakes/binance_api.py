@@ -31,8 +31,10 @@ What it speaks (paths, parameters, response and error bodies as Binance's docs):
   futures -4164 min notional, -1111 precision), balances (-2010 "Account has
   insufficient balance for requested action.", futures -2019 "Margin is insufficient."),
   duplicate client id (spot -2010 "Duplicate order sent.", futures -4116
-  "ClientOrderId is duplicated."), unknown order (-2013 "Order does not exist.",
-  futures algo -2013 too), reduce-only that would grow a position (-2022).
+  "ClientOrderId is duplicated."), a malformed client id (spot -1100, futures -4015
+  "Client order id is not valid."; 1-36 of Binance's characters), unknown order
+  (-2013 "Order does not exist.", futures algo -2013 too), reduce-only that would grow
+  a position (-2022).
 - MARKET orders fill at once at the symbol's price: by default the close of the last
   real candle in ``signalhub/data`` (``set_price`` or ``set_price_from_candle`` to move
   it; never an invented number), with the taker commission (spot 0.1% in the asset
@@ -66,6 +68,7 @@ import contextlib
 import hashlib
 import hmac
 import itertools
+import re
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
@@ -93,6 +96,8 @@ LEVERAGE = Decimal(20)
 FAULT_KINDS = ("rate_limit", "maintenance", "backend_timeout", "insufficient_balance",
                "timeout_after_accept", "drop_after_accept")
 ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder"})
+SPOT_CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
+FUTURES_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
 
 class BinanceError(Exception):
@@ -415,6 +420,10 @@ class FakeBinance:
     def _spot_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
         symbol, filters = self._symbol(params, self._spot)
         client_id = params.get("newClientOrderId") or f"web_{next(self._ids)}"
+        if not SPOT_CLIENT_ID.match(client_id):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter "
+                                           "'newClientOrderId'; legal range is "
+                                           "'^[a-zA-Z0-9-_]{1,36}$'.")
         self.order_posts[client_id] += 1
         if ("spot", client_id) in account.orders:
             raise BinanceError(400, -2010, "Duplicate order sent.")
@@ -526,6 +535,8 @@ class FakeBinance:
     def _futures_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
         symbol, filters = self._symbol(params, self._futures)
         client_id = params.get("newClientOrderId") or f"web_{next(self._ids)}"
+        if not FUTURES_CLIENT_ID.match(client_id):
+            raise BinanceError(400, -4015, "Client order id is not valid.")
         self.order_posts[client_id] += 1
         if ("futures", client_id) in account.orders:
             raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
@@ -606,6 +617,8 @@ class FakeBinance:
     def _algo_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
         symbol, filters = self._symbol(params, self._futures)
         client_id = params.get("clientAlgoId") or f"algo_{next(self._ids)}"
+        if not FUTURES_CLIENT_ID.match(client_id):
+            raise BinanceError(400, -4015, "Client order id is not valid.")
         self.order_posts[client_id] += 1
         if ("algo", client_id) in account.orders:
             raise BinanceError(400, -4116, "ClientOrderId is duplicated.")

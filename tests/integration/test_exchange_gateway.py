@@ -211,6 +211,10 @@ async def test_insufficient_funds_and_filter_failures_are_permanent_with_the_mes
         await perp.create_order(market_buy("ETH/USDT:USDT", "0.001", "sh-10-4-entry"))
     with pytest.raises(InvalidInput, match="symbol"):
         await spot.create_order(market_buy(BTC_PERP, "0.001", "sh-10-5-entry"))
+    with pytest.raises(PermanentError, match="-1100"):
+        await spot.create_order(market_buy(BTC, "0.001", "sh 10 6 entry"))
+    with pytest.raises(PermanentError, match="-4015"):
+        await perp.create_order(market_buy(BTC_PERP, "0.01", "x" * 37))
     assert sum(fake_binance.orders_created(f"sh-10-{i}-entry") for i in range(1, 6)) == 0
     await spot.close()
     await perp.close()
