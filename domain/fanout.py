@@ -21,7 +21,7 @@ from domain.models import (
     SignalEvent,
     Subscription,
 )
-from domain.notifications import muted_user_ids
+from domain.notifications import muted_subscriber_ids
 from domain.subscriptions import entitled_q
 
 CHANNEL_TELEGRAM = "telegram"
@@ -66,7 +66,7 @@ async def fan_out(event_id: int, now: datetime | None = None) -> FanOutPlan:
         provider_id=event.signal.provider_id,  # type: ignore[attr-defined]
     ).values("user_id", "user__telegram_chat_id", "user__telegram_reachable",
              "user__discord_user_id", "copy_settings__enabled")
-    muted = await muted_user_ids([s["user_id"] for s in subs], event.kind)  # /settings
+    muted = await muted_subscriber_ids(event.signal.provider_id, event.kind)  # type: ignore[attr-defined]
     heard = [s for s in subs if s["user_id"] not in muted]
     await Delivery.bulk_create([
         Delivery(key=delivery_key(event.id, s["user_id"]), user_id=s["user_id"],

@@ -1,7 +1,7 @@
 """Notification preferences: which signal events a user receives, and quiet hours.
 
 Switched-off event kinds are not delivered at all: fan-out writes no delivery row
-for them (``muted_user_ids``). During quiet hours messages are still delivered, but
+for them (``muted_subscriber_ids``). During quiet hours messages are still delivered, but
 silently (Telegram ``disable_notification``): the sender asks ``silent_now``. Quiet
 hours are a local-time window ``start``–``end`` (minutes after midnight, ``end`` may
 be on the next day, ``22:00``–``07:00``) in the user's IANA time zone, so they follow
@@ -12,7 +12,6 @@ switched off, only silenced.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -117,13 +116,15 @@ async def clear_quiet_hours(user: User) -> NotificationPreferences:
     return prefs
 
 
-async def muted_user_ids(user_ids: Iterable[int], kind: EventKind | str) -> set[int]:
-    """Those of ``user_ids`` who switched ``kind`` off (one query)."""
-    ids = list(user_ids)
-    if not ids:
-        return set()
-    rows = await NotificationPreferences.filter(user_id__in=ids).values("user_id",
-                                                                         "muted_kinds")
+async def muted_subscriber_ids(provider_id: int, kind: EventKind | str) -> set[int]:
+    """Users subscribed to ``provider_id`` (any status) who switched ``kind`` off.
+
+    One query joining preferences to the provider's subscriptions: it reads only the
+    users who saved preferences and binds no list of ids (a fan-out to 100,000
+    subscribers would pass PostgreSQL's 32,767 bind parameters).
+    """
+    rows = await NotificationPreferences.filter(
+        user__subscriptions__provider_id=provider_id).values("user_id", "muted_kinds")
     value = str(kind.value if isinstance(kind, EventKind) else kind)
     return {row["user_id"] for row in rows if value in (row["muted_kinds"] or [])}
 
