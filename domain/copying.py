@@ -50,7 +50,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from domain import subscriptions as subscriptions_module
-from domain.errors import DomainError, RetryableError
+from domain.errors import DomainError, OrderStatusUnknown, RetryableError
 from domain.fanout import client_order_id
 from domain.models import (
     CopyOrder,
@@ -192,6 +192,7 @@ class _Outcome:
     retry: str | None = None
     retry_after: float | None = None
     failed: str | None = None
+    maybe_placed: bool = False
 
 
 def backoff_s(attempt: int, retry_after: float | None = None) -> float:
@@ -342,6 +343,7 @@ class CopyEngine:
             open_positions = await _open_positions_of(pending)
             days = await self.day_pnl(user_ids)
             for order in pending:
+                order.updated_at = now
                 route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
                 reason = self._decide_one(order, route, context, accounts, counts, prep,
                                           open_positions, days)
@@ -366,7 +368,7 @@ class CopyEngine:
                 await CopyOrder.bulk_update(pending, fields=[
                     "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
                     "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
-                    "slippage_rate", "order_type", "limit_price", "attempts"])
+                    "slippage_rate", "order_type", "limit_price", "attempts", "updated_at"])
         for order in later:
             retries.append(Retry(order.id, order.attempts,
                                        backoff_s(order.attempts)))
@@ -464,12 +466,14 @@ class CopyEngine:
                       account_id=order.exchange_account_id,
                       live_confirmed=order.mode == "live")
         current = routes.get(user_id, PAPER)
+        looked_up = not resolve
         try:
             gateway = await self.gateways.gateway(user_id, route)
             async with self._limit(route.exchange):
                 if resolve:
                     found = await gateway.fetch_order_by_client_id(order.symbol,
                                                                    order.client_order_id)
+                    looked_up = True
                     if found is not None:
                         return _Outcome(ack=found)
                 if order.mode == "live" and order.leg == ENTRY and not (
@@ -477,9 +481,14 @@ class CopyEngine:
                     return _Outcome(failed="live trading was switched off for this exchange "
                                            "account before the order was sent")
                 return _Outcome(ack=await gateway.create_order(self._request(order)))
+        except OrderStatusUnknown as exc:
+            return _Outcome(retry=exc.message, retry_after=exc.retry_after, maybe_placed=True)
         except RetryableError as exc:
-            return _Outcome(retry=exc.message, retry_after=exc.retry_after)
+            return _Outcome(retry=exc.message, retry_after=exc.retry_after,
+                            maybe_placed=not looked_up)
         except DomainError as exc:
+            if not looked_up:  # the lookup itself was refused: it may still exist
+                return _Outcome(retry=exc.message, maybe_placed=True)
             return _Outcome(failed=exc.message)
 
     def _request(self, order: CopyOrder) -> OrderRequest:
@@ -560,7 +569,7 @@ class CopyEngine:
         fills: list[tuple[CopyOrder, OrderAck]] = []
         exits: list[tuple[CopyOrder, Decimal]] = []
         for order, outcome in outcomes:
-            order.claimed_by = ""
+            order.claimed_by, order.updated_at = "", now
             if outcome.ack is not None:
                 before = Decimal(order.filled or 0)
                 apply_ack(order, outcome.ack, now)
@@ -570,7 +579,9 @@ class CopyEngine:
                     exits.append((order, outcome.ack.filled - before))
             elif outcome.retry is not None:
                 order.attempts += 1
-                if order.attempts >= self.max_attempts:
+                # An order that may exist on the exchange is never given up: it keeps
+                # being looked up (back-off capped at 60 s) until its state is known.
+                if order.attempts >= self.max_attempts and not outcome.maybe_placed:
                     order.status = OrderStatus.FAILED
                     order.reason = (f"gave up after {order.attempts} attempts: "
                                     f"{outcome.retry}")
@@ -584,7 +595,7 @@ class CopyEngine:
             if outcomes:
                 await CopyOrder.bulk_update([o for o, _ in outcomes], fields=[
                     "status", "reason", "claimed_by", "attempts", "amount", "price", "filled",
-                    "notional", "fee", "exchange_order_id", "acked_at"])
+                    "notional", "fee", "exchange_order_id", "acked_at", "updated_at"])
             positions = await _open_positions(fills, self.prices.now_ms())
             await _configure_exits(positions, self._steps, self._native_stops)
             out.exit_order_ids = await _exit_intents(positions)

@@ -24,7 +24,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.copying import (
@@ -36,6 +36,7 @@ from domain.copying import (
     PaperGateways,
     Route,
     ShardResult,
+    backoff_s,
     legs_for_provider_event,
     position_event,
 )
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 TRADES_TOPIC = "trades:"
 HEARTBEAT_TTL_S = 3
 HEARTBEAT_EVERY_S = 1.0
-STALE_UNCLAIMED_S = 120.0
+STALE_UNCLAIMED_S = 15.0
 
 
 def trades_topic(user_id: int) -> str:
@@ -322,19 +323,29 @@ async def reconcile_copy_orders(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _recover(d: WorkerDeps, rt: CopyRuntime, stale_s: float) -> int:
+    """Enqueue recovery shards for PENDING/SENDING rows nobody works on: claimed by a
+    worker whose heartbeat is gone, or unclaimed for ``stale_s`` seconds beyond their
+    back-off (their job was lost with a killed worker or a Redis restart). A row that
+    still has a job is claimed by whichever job comes first; the other does nothing."""
     rows = await CopyOrder.filter(status__in=WORKING).order_by("id").limit(20_000).values(
-        "id", "claimed_by", "updated_at")
+        "id", "claimed_by", "updated_at", "attempts")
     owners = {r["claimed_by"].split(":")[0] for r in rows if r["claimed_by"]}
     alive = await rt.alive(owners)
-    cutoff = datetime.now(UTC) - timedelta(seconds=stale_s)
-    ids = [r["id"] for r in rows
-           if (r["claimed_by"] and r["claimed_by"].split(":")[0] not in alive)
-           or (not r["claimed_by"] and r["updated_at"] <= cutoff)]
-    stamp = datetime.now(UTC).strftime("%H%M%S")
+    now = datetime.now(UTC)
+
+    def lost(row: dict[str, Any]) -> bool:
+        if row["claimed_by"]:
+            return bool(row["claimed_by"].split(":")[0] not in alive)
+        waited = (now - row["updated_at"]).total_seconds()
+        return waited > stale_s + (backoff_s(row["attempts"]) if row["attempts"] else 0)
+
+    ids = [r["id"] for r in rows if lost(r)]
+    stamp = now.strftime("%H%M%S")
     new = 0
     for shard in shards(ids, COPY_SHARD):
         new += await d.services.queue.enqueue(
-            "execute_copy_orders", shard, job_id=f"copy:recover:{rt.worker_id}:{stamp}:{shard[0]}")
+            "execute_copy_orders", shard,
+            job_id=f"copy:recover:{rt.worker_id}:{stamp}:{shard[0]}")
     return new
 
 
