@@ -88,6 +88,14 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 60.0
 
 
+TRADES_TOPIC = "trades:"
+
+
+def trades_topic(user_id: int) -> str:
+    """Bus topic of one follower's trade events (``myTradeEvents``)."""
+    return f"{TRADES_TOPIC}{user_id}"
+
+
 # --- routing: which gateway a follower's orders go to ----------------------------------
 
 

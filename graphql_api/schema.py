@@ -20,6 +20,7 @@ from graphql_api.linking import LinkingMutation
 from graphql_api.mutations import Mutation as CoreMutation
 from graphql_api.queries import Query as CoreQuery
 from graphql_api.subscriptions import Subscription as CoreSubscription
+from graphql_api.trade_events import TradeEventsSubscription
 from graphql_api.types import SCALARS
 
 # Each feature module contributes its own root classes; they are merged into one root.
@@ -27,7 +28,7 @@ from graphql_api.types import SCALARS
 QUERY_PARTS: tuple[type, ...] = (CoreQuery, CopyTradingQuery, ExchangeQuery, BillingQuery)
 MUTATION_PARTS: tuple[type, ...] = (CoreMutation, CopyTradingMutation, ExchangeMutation,
                                     BillingMutation, LinkingMutation)
-SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription,)
+SUBSCRIPTION_PARTS: tuple[type, ...] = (CoreSubscription, TradeEventsSubscription)
 
 GROUPED_FIELDS = ("signalEvents",)
 DOCUMENT_CACHE_SIZE = 256

@@ -39,6 +39,7 @@ from domain.copying import (
     backoff_s,
     legs_for_provider_event,
     position_event,
+    trades_topic,
 )
 from domain.errors import DomainError, PermanentError
 from domain.exchange_models import AccountStatus, ExchangeAccount, TradingMode
@@ -51,15 +52,9 @@ from integrations.secrets import SecretError
 from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
 
 log = logging.getLogger(__name__)
-TRADES_TOPIC = "trades:"
 HEARTBEAT_TTL_S = 3
 HEARTBEAT_EVERY_S = 1.0
 STALE_UNCLAIMED_S = 15.0
-
-
-def trades_topic(user_id: int) -> str:
-    """Bus topic of one follower's trade events."""
-    return f"{TRADES_TOPIC}{user_id}"
 
 
 class RedisPaperBook:
