@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import InvalidInput, NotAllowed, NotFound
@@ -20,7 +20,8 @@ from domain.risk import SlippageAction, canonical_symbols, validate_exit_ladder
 from domain.sizing import CopyLimits, validate_limits
 from domain.subscriptions import active_subscription
 
-# CopyLimits field -> (GraphQL/bot field name, parser)
+PLACES = Decimal("0.001")  # decimals of the stored percent and scale columns
+# CopyLimits field -> GraphQL field name (bot options map to the same fields)
 FIELD_NAMES = {
     "scale_factor": "scaleFactor", "max_position_pct": "maxPositionPct",
     "max_open_positions": "maxOpenPositions", "max_daily_loss_pct": "maxDailyLossPct",
@@ -58,9 +59,17 @@ def parse_limits(current: CopyLimits, changes: dict[str, Any]) -> CopyLimits:
             raise InvalidInput(name, "is not a copy-trading limit")
         if value is not None:
             parsed[name] = _PARSERS[name](FIELD_NAMES[name], value)
+            _check_places(FIELD_NAMES[name], parsed[name])
     limits = replace(current, **parsed)
     validate_limits(limits)
     return limits
+
+
+def _check_places(field: str, value: object) -> None:
+    """Stored as NUMERIC(6, 3): more decimals would be rounded silently, so refuse them."""
+    if isinstance(value, Decimal) and value.is_finite() and value != value.quantize(
+            PLACES, rounding=ROUND_DOWN):
+        raise InvalidInput(field, "at most 3 decimal places")
 
 
 async def get_copy_settings(user: User, provider_slug: str) -> CopySettings:

@@ -79,6 +79,10 @@ def test_parse_limits_rejects_unknown_names_and_out_of_range_values() -> None:
         parse_limits(CopyLimits(), {"stop_loss": "1"})
     with pytest.raises(InvalidInput, match="leverageCap: must be between 1 and 125"):
         parse_limits(CopyLimits(), {"leverage_cap": "0"})
+    with pytest.raises(InvalidInput, match="maxPositionPct: at most 3 decimal places"):
+        parse_limits(CopyLimits(), {"max_position_pct": "12.3456"})
+    assert parse_limits(CopyLimits(), {"max_position_pct": "12.340"}).max_position_pct == D(
+        "12.34")
 
 
 # --- /pnl statistics ---------------------------------------------------------------------
