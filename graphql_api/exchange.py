@@ -18,10 +18,17 @@ from typing import Annotated
 import strawberry
 
 from domain import exchange_accounts
-from domain.errors import ExternalServiceError
+from domain.errors import ExternalServiceError, RetryableError
 from domain.exchange_accounts import LIVE_CONFIRMATION, AccountDraft
 from domain.exchange_models import ExchangeAccount as AccountRow
-from graphql_api.errors import CALLER_ERRORS, NotAllowed, NotFound, UserError, ValidationError
+from graphql_api.errors import (
+    CALLER_ERRORS,
+    NotAllowed,
+    NotFound,
+    UserError,
+    ValidationError,
+    raising_api_errors,
+)
 from graphql_api.errors import error_result as _error_result
 from integrations.secrets import ExchangeCredentials, SecretError
 from signalhub.exchange_accounts import exchange_services
@@ -119,8 +126,6 @@ AccountIdArg = Annotated[int, strawberry.argument(description="Id of your exchan
 def error_result(exc: Exception) -> ValidationError | NotAllowed | NotFound | ExchangeUnavailable:
     """The union member for a caller error or an exchange failure."""
     if isinstance(exc, ExternalServiceError):
-        from domain.errors import RetryableError
-
         return ExchangeUnavailable(message=exc.message,
                                    retryable=isinstance(exc, RetryableError))
     return _error_result(exc)  # type: ignore[arg-type]
@@ -131,8 +136,6 @@ class ExchangeQuery:
     @strawberry.field(description="The caller's exchange accounts, active first, newest "
                                   "first. Errors: NOT_ALLOWED (not signed in).")
     async def my_exchange_accounts(self, info: strawberry.Info) -> list[ExchangeAccount]:
-        from graphql_api.errors import raising_api_errors
-
         with raising_api_errors():
             user = info.context.require_user()
         return [ExchangeAccount.from_model(a) for a in await exchange_accounts.list_accounts(user)]
