@@ -10,9 +10,12 @@ and reads posts of channels registered with /source add as signals.
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from bots.discord.commands import build_tree, forward_post, handle_component
+from bots.discord.handlers import ChannelPost
 from integrations.discord_rest import MAX_RATELIMIT_WAIT_S, use_api_base
 from signalhub.bootstrap import Services
 from signalhub.settings import Settings, require
@@ -37,18 +40,23 @@ class SignalHubBot(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         """A post in a server channel: ingested when the channel is a signal source."""
-        if self._reads(message):
-            await forward_post(self.services, self, message)
-
-    async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
-        """An edited post (still in the message cache): re-parsed before publication."""
-        if self._reads(after) and before.content != after.content:
-            await forward_post(self.services, self, after, edited=True)
-
-    def _reads(self, message: discord.Message) -> bool:
         in_server = message.guild is not None or getattr(message.channel, "guild_id", None)
-        return bool(self.reads_channels and in_server
-                    and (self.user is None or message.author.id != self.user.id))
+        if self.reads_channels and in_server and not self._mine(message.author.id):
+            reference = message.reference.message_id if message.reference else None
+            await forward_post(self.services, self, ChannelPost(
+                message.channel.id, message.id, message.content, reference))
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edited post (cached or not): re-parsed before publication."""
+        data: dict[str, Any] = dict(payload.data)
+        author = int((data.get("author") or {}).get("id", 0))
+        if self.reads_channels and data.get("guild_id") and "content" in data \
+                and not self._mine(author):
+            await forward_post(self.services, self, ChannelPost(
+                payload.channel_id, payload.message_id, str(data["content"]), edited=True))
+
+    def _mine(self, author_id: int) -> bool:
+        return self.user is not None and author_id == self.user.id
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Button presses under /publish drafts (commands go through the tree)."""

@@ -213,19 +213,16 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
     return tree
 
 
-async def forward_post(services: Services, client: discord.Client, message: discord.Message,
-                       edited: bool = False) -> None:
+async def forward_post(services: Services, client: discord.Client,
+                       post: handlers.ChannelPost) -> None:
     """Feed a server channel's post to ingestion; DM the provider a draft to confirm."""
-    reference = message.reference.message_id if message.reference is not None else None
-    post = handlers.ChannelPost(message.channel.id, message.id, message.content, reference,
-                                edited)
     try:
         found = await handlers.ingest_channel_post(services, post)
         if found is not None:
             channel = await client.create_dm(discord.Object(id=found[0]))
             await channel.send(**message_kwargs(found[1]))
     except Exception:
-        log.exception("discord channel post %s could not be ingested", message.id)
+        log.exception("discord channel post %s could not be ingested", post.message_id)
 
 
 def alerts_group(services: Services) -> app_commands.Group:

@@ -20,6 +20,7 @@ from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format
 MAX_CONTENT = 2000
 PROVIDERS_SHOWN = 20
 FAILURE = "⚠️ Something went wrong on our side. Please try again in a minute."
+ENDED = (SubscriptionStatus.EXPIRED,)
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,22 @@ def unsubscribed(sub: Subscription, provider: Provider) -> Reply:
 
 
 def subscriptions(items: list[Subscription]) -> Reply:
-    """/subscriptions: the caller's active subscriptions and copy-trading state."""
-    active = [s for s in items if s.status is SubscriptionStatus.ACTIVE]
-    if not active:
+    """/subscriptions: the caller's current subscriptions (not expired, not cancelled
+    unless paid up to the period end), with copy-trading state; a status other than
+    active is named."""
+    current = [s for s in items if s.status not in ENDED and not (
+        s.status is SubscriptionStatus.CANCELLED and not getattr(s, "cancel_at_period_end",
+                                                                  False))]
+    if not current:
         return Reply("You have no subscriptions yet. See `/providers`.")
-    lines = [f"📬 **Your subscriptions** ({len(active)})"]
-    for sub in active[:25]:
+    lines = [f"📬 **Your subscriptions** ({len(current)})"]
+    for sub in current[:25]:
         settings = getattr(sub, "copy_settings", None)
         copying = "copy on" if settings is not None and settings.enabled else "copy off"
-        lines.append(f"• **{md(sub.provider.name)}** · `{sub.provider.slug}` · {copying}")
+        status = "" if sub.status is SubscriptionStatus.ACTIVE else \
+            f" · {sub.status.value.lower().replace('_', ' ')}"
+        lines.append(f"• **{md(sub.provider.name)}** · `{sub.provider.slug}` · {copying}"
+                     f"{status}")
     return Reply(fit("\n".join(lines)))
 
 

@@ -92,6 +92,8 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
     await owner.save()
     await create_provider(owner, "gw-source", "Gateway Source", monthly_price="0")
     candle = CANDLES[2500]
+    later_high = max(c.high for c in CANDLES[2501:2520])
+    assert later_high != candle.high
     signal_post = (f"#BTC/USDT LONG\nEntry: {candle.close}\nTP1: {candle.high}\n"
                    f"SL: {candle.low}")
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
@@ -122,6 +124,15 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
             [dm] = api.dms_to(ALICE)
             assert dm["content"] == f"📥 Your post in <#{CHANNEL}> reads as a signal. Publish it?"
             assert dm["embeds"][0]["title"] == "🟢 BUY BTC/USDT · #1"
+
+            edited = message_create(signal_post.replace(str(candle.high), str(later_high)),
+                                    4002)
+            edited["edited_timestamp"] = datetime.now(UTC).isoformat()
+            await api.dispatch("MESSAGE_UPDATE", edited)  # fixed before publishing
+            await wait_until(lambda: len(api.dms_to(ALICE)) == 2)
+            dm = api.dms_to(ALICE)[1]
+            targets = {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}["Targets"]
+            assert targets == f"TP1 {format(later_high.normalize(), 'f')}"
             publish = dm["components"][0]["components"][0]
             assert publish["label"] == "Publish"
 
@@ -138,4 +149,5 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
     assert "📣 Published as `gw-source` #1" in api.callbacks[1]["data"]["content"]
     signal = await Signal.get(provider__slug="gw-source")
     assert signal.entry_low == candle.close and signal.stop_loss == candle.low
-    assert len(api.dms_to(ALICE)) == 1  # "gm everyone" was not a signal: ignored
+    assert [str(t) for t in signal.targets] == [str(later_high)]  # the edited post
+    assert len(api.dms_to(ALICE)) == 2  # "gm everyone" was not a signal: ignored
