@@ -1,7 +1,9 @@
 """``POST /webhooks/stripe`` and the billing pages Stripe sends users back to.
 
-The webhook verifies ``Stripe-Signature`` on the raw body (400 with the reason for an
-unsigned, wrongly signed, stale or malformed request), stores the event once by its
+The webhook verifies ``Stripe-Signature`` on the raw body against
+``STRIPE_WEBHOOK_SECRET`` or ``STRIPE_CONNECT_WEBHOOK_SECRET`` (the Connect endpoint's
+own secret, for ``account.updated``): 400 with the reason for an unsigned, wrongly
+signed, stale or malformed request. It stores the event once by its
 id and enqueues ``process_stripe_event`` (job id ``stripe:<event id>``); it answers
 200 ``{"received": true, "duplicate": <bool>}`` without doing the work. A redelivery
 stores nothing new and enqueues nothing once the event is processed. Without
@@ -47,7 +49,9 @@ PAGES = {
 async def stripe_webhook(request: Request) -> JSONResponse:
     """Verify, store once and enqueue a Stripe event (see the module docstring)."""
     services = request.app.state.services
-    secret = services.settings.stripe_webhook_secret
+    settings = services.settings
+    secret = [s for s in (settings.stripe_webhook_secret,
+                          settings.stripe_connect_webhook_secret) if s]
     if not secret:
         return JSONResponse({"error": "Stripe webhooks are not configured "
                                       "(STRIPE_WEBHOOK_SECRET)"}, status_code=503)

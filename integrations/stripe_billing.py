@@ -35,21 +35,28 @@ class WebhookRejected(Exception):
         self.reason = reason
 
 
-def verify_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
-    """The event (a plain dict) of a webhook whose signature is valid and fresh.
+def verify_event(payload: bytes, signature: str | None, secret: str | list[str]
+                 ) -> dict[str, Any]:
+    """The event (a plain dict) of a webhook whose signature is valid and fresh under
+    ``secret`` (or one of several: the account endpoint's and the Connect endpoint's).
 
     Raises ``WebhookRejected``: no signature header, bad signature (wrong secret,
     tampered body), a timestamp older than 300 s, or a body that is not an event.
     """
     if not signature:
         raise WebhookRejected("missing Stripe-Signature header")
-    try:
-        stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_S)
-    except stripe.SignatureVerificationError as exc:
-        raise WebhookRejected(f"signature verification failed: {exc.user_message or exc}"
-                              ) from None
-    except ValueError:
-        raise WebhookRejected("body is not valid JSON") from None
+    failures: list[str] = []
+    for one in [secret] if isinstance(secret, str) else secret:
+        try:
+            stripe.Webhook.construct_event(payload, signature, one, tolerance=TOLERANCE_S)
+            break
+        except stripe.SignatureVerificationError as exc:
+            failures.append(str(exc.user_message or exc))
+        except ValueError:
+            raise WebhookRejected("body is not valid JSON") from None
+    else:  # no secret verified it: a stale signature says so, else the primary's reason
+        stale = [f for f in failures if f.startswith("Timestamp outside")]
+        raise WebhookRejected(f"signature verification failed: {(stale or failures)[0]}")
     event = json.loads(payload)
     if not isinstance(event, dict) or not all(k in event for k in ("id", "type", "data")):
         raise WebhookRejected("body is not a Stripe event (needs id, type and data)")

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # Billing (Stripe). Without STRIPE_SECRET_KEY priced providers cannot be subscribed to.
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
+    stripe_connect_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     platform_fee_pct: Decimal = Decimal("30")
     public_base_url: str = "http://127.0.0.1:8000"

@@ -201,3 +201,20 @@ async def test_the_order_of_events_does_not_change_the_result(world: BillingWorl
     assert a.stripe_subscription_id and b.stripe_subscription_id
     ledger = {e.user_id: e for e in await LedgerEntry.all()}
     assert ledger[in_order.id].gross == ledger[reversed_.id].gross == Decimal("3.00")
+
+
+async def test_connect_events_signed_with_the_connect_endpoint_secret_are_accepted(
+        clean_db, settings, redis) -> None:  # noqa: ANN001
+    async with billing_world(settings, stripe_connect_webhook_secret="whsec_connect") as w:
+        event = w.stripe.event("account.updated", {"id": "acct_unknown", "object": "account"},
+                               account="acct_unknown")
+        connect = await w.deliver(event, secret="whsec_connect")
+        stale = await w.deliver(json.dumps(event), secret="whsec_connect",
+                                timestamp=int(time.time()) - 900)
+        await w.run_worker()
+
+        assert connect.status_code == 200 and stale.status_code == 400
+        assert stale.json()["error"].startswith(
+            "signature verification failed: Timestamp outside the tolerance zone")
+        row = await StripeEvent.get(id=event["id"])
+        assert row.outcome == "account acct_unknown: not ours"
