@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from domain import models
 from domain.copying import execute_copy_orders
 from domain.fanout import fan_out
 from domain.monitor import close_positions_for_event
+from domain.portfolio import day_pnl
 from domain.providers import create_provider
 from domain.publishing import close_signal, publish_signal
 from domain.signals import make_draft
@@ -264,6 +266,7 @@ async def test_positions_carry_unrealized_pnl_and_pnl_sums_closed_ones(
                  realizedPnl } }"""
 
     [opened] = (await api.data(query, token=token))["myPositions"]
+    day_open = await day_pnl(user.id, datetime.now(UTC), prices)
     exit_price = prices.last_price("BTC/USDT")
     event = await close_signal(owner, signal.id, "done", NoQueue(), NoBus(), price=exit_price)
     await close_positions_for_event(event.id, exit_price)
@@ -271,6 +274,8 @@ async def test_positions_carry_unrealized_pnl_and_pnl_sums_closed_ones(
     pnl = (await api.data("{ myPnl(days: 7) { days trades wins losses realizedPnl winRate "
                           "profitFactor grossProfit grossLoss } }", token=token))["myPnl"]
     bad = await api.post("{ myPnl(days: 0) { trades } }", token=token)
+    day = await day_pnl(user.id, datetime.now(UTC), prices)
+    account = await models.PaperAccount.get(user=user)
 
     mark = Decimal(opened["markPrice"])
     assert mark == exit_price
@@ -282,6 +287,10 @@ async def test_positions_carry_unrealized_pnl_and_pnl_sums_closed_ones(
     assert (pnl["wins"], pnl["losses"]) == ((1, 0) if realized > 0 else (0, 1))
     assert pnl["winRate"] == ("1" if realized > 0 else "0")
     assert bad["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "days"}
+    assert (day.day, day.realized, day.unrealized) == (datetime.now(UTC).date(), realized, 0)
+    assert day_open.realized == Decimal(opened["realizedPnl"]) < 0  # the entry fee
+    assert day_open.unrealized == Decimal(opened["unrealizedPnl"])
+    assert day.start_equity == account.balance - realized
 
 
 # -- Telegram: /copy, /risk, /pnl --------------------------------------------------------
