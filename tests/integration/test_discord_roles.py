@@ -14,6 +14,7 @@ from domain import users
 from domain.discord_models import DiscordRole, DiscordRoleGrant
 from domain.models import Role, Subscription, SubscriptionStatus, User
 from domain.providers import create_provider
+from integrations.ratelimit import RedisRateLimiter
 from tests.support.discord import (
     ALICE,
     BOB,
@@ -35,8 +36,12 @@ FAN, STRANGER = 930000000000000101, 930000000000000102
 
 
 @pytest.fixture
-async def bot(clean_db, settings):  # noqa: ANN001
+async def bot(clean_db, settings, namespace):  # noqa: ANN001
     async with discord_bot(settings) as (client, api):
+        # Test speed: the same shared Redis limiter, with room for the few role changes.
+        client.services.extras["discord_limiter"] = RedisRateLimiter(
+            client.services.redis, f"{namespace}:ratelimit:discord:", global_rate=500,
+            per_chat_rate=500)
         yield client, api
         await close_discord(WorkerDeps(client.services, None, None))
 
