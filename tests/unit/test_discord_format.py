@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from domain import alerts
 from integrations.discord_format import (
     COLOURS,
@@ -122,3 +124,22 @@ def test_discord_py_is_imported_only_by_its_adapter_and_the_bot() -> None:
     assert [p for p in importers if p != "integrations/discord_rest.py"
             and not p.startswith("bots/discord/")] == []
     assert (ROOT / "integrations" / "discord_format.py").exists()
+
+
+def test_discord_settings_and_the_bot_command_say_what_is_missing(monkeypatch, capsys) -> None:  # noqa: ANN001
+    from signalhub.cli import main
+    from signalhub.settings import SettingsError, load_settings
+
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["bot", "discord"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "setting DISCORD_BOT_TOKEN: is required for this command")
+
+    with pytest.raises(SettingsError, match="setting DISCORD_API_BASE: must be an http"):
+        load_settings(discord_api_base="discord.com/api/v10")
+    with pytest.raises(SettingsError, match="setting DISCORD_APPLICATION_ID"):
+        load_settings(discord_application_id="not-a-number")
+    assert load_settings(discord_api_base="http://127.0.0.1:9/api/v10/").discord_api_base \
+        == "http://127.0.0.1:9/api/v10"
