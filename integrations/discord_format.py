@@ -28,9 +28,11 @@ _MARKDOWN = re.compile(r"([\\*_~`|])")
 _LINE_START = re.compile(r"^([>#-])", re.MULTILINE)
 
 
-def signal_embed(message: dict[str, Any]) -> dict[str, Any]:
+def signal_embed(message: dict[str, Any], current_stop: Any = None) -> dict[str, Any]:
     """The embed of a signal as it stands after ``message`` (``event_message`` shape).
 
+    ``current_stop`` is the stop-loss now (``SignalState.stop_loss``) when the provider
+    moved it; the Stop-loss field then shows it and the stop it was published with.
     Raises ``KeyError`` when a required key of the shape is missing.
     """
     signal = message["signal"]
@@ -41,19 +43,22 @@ def signal_embed(message: dict[str, Any]) -> dict[str, Any]:
         "description": status_line(message),
         "color": COLOURS.get(side, NEUTRAL),
         "author": {"name": cut(str(signal["providerName"]), TITLE_MAX)},
-        "fields": signal_fields(signal),
+        "fields": signal_fields(signal, current_stop),
         "footer": {"text": f"{signal['providerSlug']} · hash {signal['contentHash'][:12]}"},
         "timestamp": signal["createdAt"],
     }
     return embed
 
 
-def signal_fields(signal: dict[str, Any]) -> list[dict[str, Any]]:
+def signal_fields(signal: dict[str, Any], current_stop: Any = None) -> list[dict[str, Any]]:
     """Embed fields: Entry (or Entry zone), Stop-loss, Leverage if set, Targets, Note."""
     low, high = signal["entryLow"], signal["entryHigh"]
     entry = (("Entry", format_number(low)) if format_number(low) == format_number(high)
              else ("Entry zone", f"{format_number(low)} – {format_number(high)}"))
-    fields = [_field(entry[0], entry[1]), _field("Stop-loss", format_number(signal["stopLoss"]))]
+    stop = format_number(signal["stopLoss"])
+    if current_stop is not None and format_number(current_stop) != stop:
+        stop = f"{format_number(current_stop)} (moved from {stop})"
+    fields = [_field(entry[0], entry[1]), _field("Stop-loss", stop)]
     if signal.get("leverage"):
         fields.append(_field("Leverage", f"{int(signal['leverage'])}x"))
     fields.append(_field("Targets", targets_text(signal), inline=False))
@@ -88,7 +93,7 @@ def status_line(message: dict[str, Any]) -> str:
         "CLOSED": f"🔒 **Closed by provider**{at}",
         "CANCELLED": "🚫 **Cancelled**",
         "EXPIRED": "⌛ **Expired**",
-        "STOP_MOVED": f"🔧 **Stop-loss moved**{at}",
+        "STOP_MOVED": f"🔧 **Stop-loss moved**{at.replace(' at ', ' to ', 1)}",
     }
     line = lines.get(kind, f"ℹ️ **{str(kind).replace('_', ' ').capitalize()}**")
     note = str(message.get("note") or "").strip()

@@ -146,7 +146,8 @@ async def current_embed(signal: Signal) -> dict[str, Any]:
     latest = await SignalEvent.filter(signal_id=signal.id).order_by("-id").first()
     assert latest is not None  # every signal has its PUBLISHED event
     state = await SignalState.get_or_none(signal_id=signal.id)
-    return signal_embed(event_message(latest, signal, signal.provider, state))
+    return signal_embed(event_message(latest, signal, signal.provider, state),
+                        state.stop_loss if state is not None else None)
 
 
 async def _post_one(d: WorkerDeps, rest: DiscordRest, alert: DiscordAlert,
@@ -235,7 +236,8 @@ async def _dm_payload(delivery: Delivery) -> tuple[str, dict[str, Any] | None]:
     event = await SignalEvent.get(id=event_id).select_related("signal__provider")
     state = await SignalState.get_or_none(signal_id=event.signal.id)
     message = event_message(event, event.signal, event.signal.provider, state)
-    return event_content(message), signal_embed(message)
+    return event_content(message), signal_embed(
+        message, state.stop_loss if state is not None else None)
 
 
 async def _finish(delivery: Delivery, status: DeliveryStatus, error: str,

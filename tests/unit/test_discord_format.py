@@ -96,6 +96,16 @@ def test_status_line_follows_the_latest_event() -> None:
                                   "Swing Lab · #12 BTC/USDT")
 
 
+def test_a_moved_stop_shows_with_the_one_it_replaced() -> None:
+    moved = message("STOP_MOVED", status="ACTIVE")
+    moved.update(targetIndex=1, price=str(C.low))
+    embed = signal_embed(moved, current_stop=C.low)
+    assert fields(embed)["Stop-loss"] == f"{num(C.low)} (moved from {num(CANDLES[2990].low)})"
+    assert embed["description"] == f"🔧 **Stop-loss moved** to {num(C.low)}"
+    unchanged = signal_embed(message(), current_stop=CANDLES[2990].low)
+    assert fields(unchanged)["Stop-loss"] == num(CANDLES[2990].low)
+
+
 def test_outside_text_is_escaped_and_cut_to_discord_limits() -> None:
     embed = signal_embed(message(providerName="**Pump** _Kings_ " + "x" * 400,
                                  note="> quoted\n# header\n" + "n" * 3000))
