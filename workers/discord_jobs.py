@@ -74,10 +74,13 @@ async def enqueue_alerts(d: WorkerDeps, event_id: int) -> bool:
 
 
 async def discord_rest(d: WorkerDeps) -> DiscordRest | None:
-    """This worker's logged-in ``DiscordRest`` (built once), or None without a bot token.
+    """This worker's logged-in ``DiscordRest`` (built once), or None without a bot token
+    or when Discord refuses the token (logged as an error: fix DISCORD_BOT_TOKEN; jobs
+    then skip Discord instead of failing over and over).
 
     Kept in ``services.extras["discord_rest"]``; a caller may put its own there (then
-    ``close_discord`` leaves it open).
+    ``close_discord`` leaves it open). Raises ``RetryableError`` when Discord cannot be
+    reached to log in.
     """
     extras = d.services.extras
     if REST_KEY not in extras:
@@ -88,7 +91,12 @@ async def discord_rest(d: WorkerDeps) -> DiscordRest | None:
         async with lock:
             if REST_KEY not in extras:
                 rest = DiscordRest(settings.discord_bot_token, settings.discord_api_base)
-                extras[REST_KEY] = await rest.start()
+                try:
+                    extras[REST_KEY] = await rest.start()
+                except PermanentError as exc:
+                    await rest.aclose()
+                    log.error("Discord is off in this worker: %s", exc.message)
+                    return None
                 extras[OWNED_KEY] = True
     return extras[REST_KEY]  # type: ignore[no-any-return]
 

@@ -56,7 +56,7 @@ async def world(clean_db, settings, redis, namespace):  # noqa: ANN001
             services.redis, f"{namespace}:ratelimit:discord:", global_rate=500,
             per_chat_rate=500)
         yield services, api
-        await rest.aclose()
+        await rest.aclose()  # the test's own DiscordRest, even if a test removed it
     Route.BASE = saved_base
     await shutdown(services, close_database=False)
 
@@ -308,3 +308,20 @@ async def test_a_429_longer_than_the_limit_becomes_a_retry_with_discords_wait(wo
                                   event.id)
     assert retry.value.defer_score == 120_000  # arq defers the job by Discord's wait (ms)
     assert not await DiscordAlertMessage.exists(signal_id=signal.id)
+
+
+async def test_a_refused_token_skips_discord_instead_of_failing_jobs(world, caplog) -> None:  # noqa: ANN001
+    services, api = world
+    owner = await _provider()
+    await alerts.add_alert("free-alerts", guild_id=GUILD, channel_id=CHANNEL,
+                           discord_user_id=ADMIN, permissions=alerts.MANAGE_GUILD)
+    signal = await publish_signal(owner, "free-alerts", _draft(), services.queue,
+                                  services.bus, market_ts=services.prices.now_ms())
+    services.extras.pop("discord_rest")  # this worker logs in itself, with a wrong token
+    services.settings = services.settings.model_copy(update={
+        "discord_bot_token": "revoked-token", "discord_api_base": api.api_base})
+    event = await SignalEvent.get(signal_id=signal.id, kind="PUBLISHED")
+    result = await post_discord_alerts({"deps": WorkerDeps(services, None, None)}, event.id)
+    assert result == {"skipped": 1}
+    assert "Discord is off in this worker" in caplog.text
+    assert api.channel_messages(CHANNEL) == []
