@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import pytest
 from arq import Retry
 from discord.http import Route
@@ -325,3 +326,26 @@ async def test_a_refused_token_skips_discord_instead_of_failing_jobs(world, capl
     assert result == {"skipped": 1}
     assert "Discord is off in this worker" in caplog.text
     assert api.channel_messages(CHANNEL) == []
+
+
+async def test_the_fake_answers_like_discord(world) -> None:  # noqa: ANN001
+    _, api = world
+    async with aiohttp.ClientSession() as http:
+        async with http.get(api.api_base + "/users/@me",
+                            headers={"Authorization": f"Bot {TOKEN}"}) as ok:
+            assert ok.headers["Content-Type"] == "application/json"  # exactly: no charset
+            assert (await ok.json())["bot"] is True
+        async with http.get(api.api_base + "/users/@me") as denied:
+            assert denied.status == 401
+        api.fail_next("create_message", 429, retry_after=0.5, is_global=True)
+        async with http.post(api.api_base + f"/channels/{CHANNEL}/messages",
+                             json={"content": "x"},
+                             headers={"Authorization": f"Bot {TOKEN}"}) as limited:
+            body = await limited.json()
+            assert limited.status == 429 and limited.headers["X-RateLimit-Global"] == "true"
+            assert body == {"message": "You are being rate limited.", "retry_after": 0.5,
+                            "global": True, "code": 0}
+        async with http.post(api.api_base + f"/channels/{CHANNEL}/messages",
+                             json={"embeds": [{"title": "t" * 257}]},
+                             headers={"Authorization": f"Bot {TOKEN}"}) as invalid:
+            assert invalid.status == 400 and (await invalid.json())["code"] == 50035
