@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from tortoise.transactions import in_transaction
+
 from domain.errors import CredentialsRejected, InvalidInput, NotAllowed, NotFound
 from domain.exchange_models import AccountStatus, ExchangeAccount, MarketType, TradingMode
 from domain.models import User
@@ -138,12 +140,21 @@ async def connect_account(user: User, draft: AccountDraft, sealed: SealedCredent
     except CredentialsRejected as exc:
         raise InvalidInput("apiKey", f"the exchange rejected this API key ({exc.message})") \
             from None
-    account = await ExchangeAccount.create(
-        user=user, exchange_id=draft.exchange_id, market_type=MarketType(draft.market_type),
-        testnet=draft.testnet, api_base_url=draft.api_base_url, label=draft.label,
-        api_key_hint=draft.key_hint[-4:], credentials_ciphertext=sealed.ciphertext,
-        credentials_nonce=sealed.nonce, credentials_key_id=sealed.key_id,
-        withdrawal_enabled=validation.withdrawals_enabled, validated_at=_now())
+    async with in_transaction():
+        # The user row lock serialises two connects of one user (double submit): the
+        # second sees the first's account and stores nothing (PostgreSQL; SQLite has one
+        # writer anyway).
+        await User.select_for_update().get(id=user.id)
+        if await active_account(user.id) is not None:
+            raise NotAllowed("an exchange account was connected meanwhile: disconnect it "
+                             "before connecting another")
+        account = await ExchangeAccount.create(
+            user=user, exchange_id=draft.exchange_id,
+            market_type=MarketType(draft.market_type), testnet=draft.testnet,
+            api_base_url=draft.api_base_url, label=draft.label,
+            api_key_hint=draft.key_hint[-4:], credentials_ciphertext=sealed.ciphertext,
+            credentials_nonce=sealed.nonce, credentials_key_id=sealed.key_id,
+            withdrawal_enabled=validation.withdrawals_enabled, validated_at=_now())
     warnings = [WITHDRAWAL_WARNING] if validation.withdrawals_enabled else []
     return Connected(account, validation, warnings)
 

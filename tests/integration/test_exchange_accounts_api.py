@@ -279,3 +279,14 @@ async def _run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_two_connects_at_once_store_one_account(
+        api: Api, fake_binance: FakeBinance) -> None:
+    user, token = await user_with_token("Ada")
+
+    results = await asyncio.gather(connect(api, token, fake_binance),
+                                   connect(api, token, fake_binance, marketType="linear"))
+
+    assert sorted(r["__typename"] for r in results) == ["ExchangeConnected", "NotAllowed"]
+    assert await ExchangeAccount.filter(user_id=user.id).count() == 1
