@@ -39,14 +39,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 from typing import Any, Protocol
 
+from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from domain import subscriptions as subscriptions_module
@@ -239,6 +241,7 @@ class CopyEngine:
         self._steps: dict[tuple[str, str], Decimal] = {}
         self._native_stops: dict[tuple[str, str], bool] = {}
         self._equity: dict[tuple[int, str], tuple[float, Decimal]] = {}
+        self.stats = {"shards": 0.0, "orders": 0.0, "db_s": 0.0, "exchange_s": 0.0}
 
     # --- claim ------------------------------------------------------------------------
 
@@ -288,6 +291,9 @@ class CopyEngine:
         await self._write(list(zip([o for o, _ in calls], outcomes, strict=True)), skipped,
                           routes, out)
         out.db_s += time.perf_counter() - t_db
+        for key, value in (("shards", 1), ("orders", len(orders)), ("db_s", out.db_s),
+                           ("exchange_s", out.exchange_s)):
+            self.stats[key] += value
         return out
 
     # --- before the decision: live equity and market rules (exchange calls) ------------
@@ -373,7 +379,7 @@ class CopyEngine:
                     counts[order.user_id] = counts.get(order.user_id, 0) + 1  # type: ignore[attr-defined]
                 decided.append(order)
             if pending:
-                await CopyOrder.bulk_update(pending, fields=[
+                await save_rows(pending, [
                     "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
                     "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
                     "slippage_rate", "order_type", "limit_price", "attempts", "updated_at"])
@@ -601,7 +607,7 @@ class CopyEngine:
                 order.status, order.reason = OrderStatus.FAILED, outcome.failed or "failed"
         async with in_transaction():
             if outcomes:
-                await CopyOrder.bulk_update([o for o, _ in outcomes], fields=[
+                await save_rows([o for o, _ in outcomes], [
                     "status", "reason", "claimed_by", "attempts", "amount", "price", "filled",
                     "notional", "fee", "exchange_order_id", "acked_at", "updated_at"])
             positions = await _open_positions(fills, self.prices.now_ms())
@@ -624,6 +630,28 @@ class CopyEngine:
                                            order.status, order.reason, notice,
                                            order.signal.id, order.leg))
             out.events.append(trade_event(order))
+
+
+async def save_rows(rows: Sequence[Model], fields: list[str]) -> None:
+    """UPDATE ``fields`` of many rows of one model: one pipelined ``executemany`` on
+    PostgreSQL (tortoise's ``bulk_update`` builds a CASE per field and cost ~100 ms of
+    CPU per 100 rows here), ``bulk_update`` elsewhere (SQLite)."""
+    if not rows:
+        return
+    model = type(rows[0])
+    meta = model._meta
+    conn = connections.get(meta.default_connection or "default")
+    if conn.capabilities.dialect != "postgres":
+        await model.bulk_update(list(rows), fields=fields)
+        return
+    columns = [meta.fields_db_projection[f] for f in fields]
+    assignments = ", ".join(f'"{c}" = ${i}' for i, c in enumerate(columns, 1))
+    pk = meta.db_pk_column
+    sql = (f'UPDATE "{meta.db_table}" SET {assignments} '
+           f'WHERE "{pk}" = ${len(columns) + 1}')
+    values = [[meta.fields_map[f].to_db_value(getattr(row, f), row) for f in fields]
+              + [row.pk] for row in rows]
+    await conn.execute_many(sql, values)
 
 
 def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
@@ -789,7 +817,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         accounts = await PaperAccount.filter(user_id__in=list(fees)).select_for_update()
         for account in accounts:
             account.balance -= fees[account.user_id]  # type: ignore[attr-defined]
-        await PaperAccount.bulk_update(accounts, fields=["balance"])
+        await save_rows(accounts, ["balance"])
     return list(await Position.filter(copy_order_id__in=[o.id for o, _ in entries]
                                       ).select_related("copy_order", "signal"))
 
@@ -824,6 +852,7 @@ async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str
     by_key = {(r.subscription.user_id, r.subscription.provider_id): r for r in rows}  # type: ignore[attr-defined]
     for position in fresh:
         settings = by_key.get((position.user_id, position.signal.provider_id))  # type: ignore[attr-defined]
+        # (written below for all positions at once)
         ladder = tuple(Decimal(str(p)) for p in (settings.exit_ladder if settings else ()) or ())
         exchange = position.copy_order.exchange
         step = steps.get((exchange, position.symbol), AMOUNT_QUANTUM)
@@ -834,8 +863,8 @@ async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str
                                                       settings.move_stop_to_breakeven)
         position.stop_on_exchange = position.mode == "live" and native_stops.get(
             (exchange, position.symbol), False)
-        await position.save(update_fields=["exit_amounts", "break_even_after_first_target",
-                                           "stop_on_exchange"])
+    await save_rows(fresh, ["exit_amounts", "break_even_after_first_target",
+                            "stop_on_exchange"])
 
 
 async def _exit_intents(positions: list[Position]) -> list[int]:

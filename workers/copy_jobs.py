@@ -8,8 +8,9 @@
 - ``reconcile_copy_orders``: cron ``cron:<ns>:reconcile_copy_orders`` every 10 s and at
   worker start: orders claimed by a worker whose heartbeat is gone (SIGKILL, OOM) or
   left PENDING/SENDING without a job get a recovery job (SENDING ones are looked up by
-  client order id before any re-send); PLACED/PARTIALLY_FILLED orders are looked up on
-  their exchange and fills, partial fills and exchange-side cancels are applied.
+  client order id before any re-send); at start and then every 60 s per worker,
+  PLACED/PARTIALLY_FILLED orders (oldest first, 500 a run) are looked up on their
+  exchange and fills, partial fills and exchange-side cancels are applied.
 
 Each worker process has a copy-worker id with a Redis heartbeat
 (``<ns>:copy-worker:<id>``, 3 s TTL renewed every second): the engine's claims are
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL_S = 3
 HEARTBEAT_EVERY_S = 1.0
 STALE_UNCLAIMED_S = 15.0
+EXIT_DEFER_S = 2.0
+REFRESH_EVERY_S = 60.0
 
 
 class RedisPaperBook:
@@ -112,6 +116,9 @@ class AccountGateways:
                  gateway_for: Callable[[ExchangeAccount], Awaitable[ExchangeGateway]]) -> None:
         self.paper, self.gateway_for = paper, gateway_for
         self._accounts: dict[int, ExchangeAccount] = {}
+        # account id -> (row version, gateway): decrypting and the pool's lock per call
+        # cost ~1 ms; a changed row (new key, disconnect) builds it again.
+        self._gateways: dict[int, tuple[Any, ExchangeGateway]] = {}
 
     async def routes(self, user_ids: list[int]) -> dict[int, Route]:
         """Each user's route (paper unless an ACTIVE live account exists)."""
@@ -137,10 +144,16 @@ class AccountGateways:
             account = await ExchangeAccount.get_or_none(id=route.account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
             raise PermanentError("the exchange account was disconnected")
+        version = (account.updated_at, account.credentials_key_id)
+        cached = self._gateways.get(account.id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         try:
-            return await self.gateway_for(account)
+            gateway = await self.gateway_for(account)
         except SecretError as exc:
             raise PermanentError(f"exchange credentials unusable: {exc}") from None
+        self._gateways[account.id] = (version, gateway)
+        return gateway
 
 
 def default_gateways(d: WorkerDeps, book: RedisPaperBook) -> Gateways:
@@ -173,6 +186,7 @@ class CopyRuntime:
         self.engine = CopyEngine(services.prices, self.gateways, fill_model=d.fill_model,
                                  claimer=self.worker_id, alive=self.alive)
         self._beat: asyncio.Task[None] | None = None
+        self.last_refresh = -REFRESH_EVERY_S  # the first reconciliation refreshes at once
 
     def heartbeat_key(self, worker_id: str) -> str:
         return f"{self.namespace}:copy-worker:{worker_id}"
@@ -262,7 +276,10 @@ async def after_shard(d: WorkerDeps, result: ShardResult) -> None:
                             job_id=f"copy:retry:{retry.order_id}:{retry.attempt}",
                             defer_by=retry.delay_s)
     for shard in shards(result.exit_order_ids, COPY_SHARD):
-        await queue.enqueue("execute_copy_orders", shard, job_id=f"copy:exits:{shard[0]}")
+        # Exits rest at target/stop prices: they go out just after the signal's entry
+        # shards (latency-critical) rather than between them.
+        await queue.enqueue("execute_copy_orders", shard, job_id=f"copy:exits:{shard[0]}",
+                            defer_by=EXIT_DEFER_S)
     for shard in shards(result.notice_ids, DELIVERY_SHARD):
         await queue.enqueue("deliver_messages", shard, job_id=f"deliver:notice:{shard[0]}")
     await publish_trade_events(d, result.events)
@@ -313,7 +330,11 @@ async def reconcile_copy_orders(ctx: dict[str, Any]) -> dict[str, int]:
         return {"recovered": 0, "updated": 0}
     rt = runtime(ctx)
     recovered = await _recover(d, rt, ctx.get("stale_unclaimed_s", STALE_UNCLAIMED_S))
-    updated = await _refresh_open(d, rt)
+    updated = 0
+    now = time.monotonic()
+    if now - rt.last_refresh >= ctx.get("refresh_every_s", REFRESH_EVERY_S):
+        rt.last_refresh = now
+        updated = await _refresh_open(d, rt)
     return {"recovered": recovered, "updated": updated}
 
 
@@ -346,7 +367,7 @@ async def _recover(d: WorkerDeps, rt: CopyRuntime, stale_s: float) -> int:
 
 async def _refresh_open(d: WorkerDeps, rt: CopyRuntime) -> int:
     orders = await CopyOrder.filter(status__in=OPEN_ON_EXCHANGE).select_related(
-        "signal", "user").order_by("id").limit(500)
+        "signal", "user").order_by("updated_at").limit(500)
     pairs = []
     for order in orders:
         route = Route(mode=order.mode, exchange=order.exchange,

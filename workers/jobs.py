@@ -61,6 +61,9 @@ async def fan_out_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
             await activity(d, "close", f"paper position #{position.id} {position.symbol} "
                            f"closed by provider at {price}: PnL "
                            f"{position.realized_pnl:.2f} USDT", positionId=position.id)
+    if event.kind in (EventKind.CLOSED, EventKind.CANCELLED, EventKind.STOP_MOVED):
+        await d.services.queue.enqueue("apply_provider_event", event_id,
+                                       job_id=f"copy:event:{event_id}")  # live positions
     plan = await fan_out(event_id)
     await _enqueue_plan(d, plan, f"ev{event_id}")
     await enqueue_alerts(d, event_id)
