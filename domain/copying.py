@@ -43,6 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from tortoise import connections
@@ -63,8 +64,10 @@ from domain.models import (
     Position,
     PositionStatus,
     Side,
+    Signal,
     Subscription,
     SubscriptionStatus,
+    User,
 )
 from domain.outcomes import realized_pnl
 from domain.paper_exchange import MemoryPaperBook, PaperBook, PaperGateway
@@ -260,9 +263,8 @@ class CopyEngine:
         await CopyOrder.filter(id__in=ids, status__in=WORKING,
                                claimed_by__in=takeable).update(claimed_by=token)
         claimed = await CopyOrder.filter(id__in=ids, status__in=WORKING,
-                                         claimed_by=token).select_related(
-            "signal", "user").order_by("id")
-        return token, list(claimed)
+                                         claimed_by=token).order_by("id")
+        return token, await attach_related(list(claimed))
 
     # --- the shard --------------------------------------------------------------------
 
@@ -654,6 +656,21 @@ async def save_rows(rows: Sequence[Model], fields: list[str]) -> None:
     await conn.execute_many(sql, values)
 
 
+async def attach_related(orders: list[CopyOrder]) -> list[CopyOrder]:
+    """Load each order's signal and user with one query per model (a shard's orders
+    share one signal: ``select_related`` would build it once per row)."""
+    if not orders:
+        return orders
+    signals = {s.id: s for s in await Signal.filter(
+        id__in={o.signal_id for o in orders})}  # type: ignore[attr-defined]
+    users = {u.id: u for u in await User.filter(
+        id__in={o.user_id for o in orders})}  # type: ignore[attr-defined]
+    for order in orders:
+        order.signal = signals[order.signal_id]  # type: ignore[attr-defined]
+        order.user = users[order.user_id]  # type: ignore[attr-defined]
+    return orders
+
+
 def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
     """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids)."""
     order.exchange_order_id = ack.id[:64]
@@ -714,8 +731,15 @@ def _message(exc: BaseException | None) -> str:
     return exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
 
 
-def copy_limits(settings: CopySettings) -> CopyLimits:
-    """The ``CopyLimits`` of a stored copy-settings row (what ``decide_copy`` takes)."""
+SETTINGS_FIELDS = ("enabled", "scale_factor", "max_position_pct", "max_open_positions",
+                   "max_daily_loss_pct", "slippage_guard_pct", "slippage_action",
+                   "leverage_cap", "allowed_symbols", "denied_symbols", "exit_ladder",
+                   "move_stop_to_breakeven")
+
+
+def copy_limits(settings: Any) -> CopyLimits:
+    """The ``CopyLimits`` of a stored copy-settings row, or of any object with its
+    ``SETTINGS_FIELDS`` as attributes (what ``decide_copy`` takes)."""
     return CopyLimits(
         scale_factor=Decimal(settings.scale_factor),
         max_position_pct=Decimal(settings.max_position_pct),
@@ -754,8 +778,10 @@ async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
                 status=SubscriptionStatus.ACTIVE).values_list("user_id", flat=True))  # type: ignore[arg-type]
         for row in await CopySettings.filter(subscription__provider_id=provider_id,
                                              subscription__user_id__in=sorted(users)
-                                             ).select_related("subscription"):
-            settings[(row.subscription.user_id, provider_id)] = row  # type: ignore[attr-defined]
+                                             ).values(*SETTINGS_FIELDS,
+                                                      "subscription__user_id"):
+            user_id = row.pop("subscription__user_id")
+            settings[(user_id, provider_id)] = SimpleNamespace(**row)  # type: ignore[assignment]
     return _FollowContext(entitled, settings)
 
 
@@ -818,8 +844,12 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         for account in accounts:
             account.balance -= fees[account.user_id]  # type: ignore[attr-defined]
         await save_rows(accounts, ["balance"])
-    return list(await Position.filter(copy_order_id__in=[o.id for o, _ in entries]
-                                      ).select_related("copy_order", "signal"))
+    by_id = {o.id: o for o, _ in entries}
+    positions = list(await Position.filter(copy_order_id__in=list(by_id)))
+    for position in positions:
+        order = by_id[position.copy_order_id]  # type: ignore[attr-defined]
+        position.copy_order, position.signal = order, order.signal
+    return positions
 
 
 def net_fill(ack: OrderAck, fee_rate: Decimal = FillModel().fee_rate) -> tuple[Decimal, Decimal]:
@@ -848,11 +878,12 @@ async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str
     rows = await CopySettings.filter(
         subscription__user_id__in={p.user_id for p in fresh},  # type: ignore[attr-defined]
         subscription__provider_id__in={p.signal.provider_id for p in fresh}  # type: ignore[attr-defined]
-    ).select_related("subscription")
-    by_key = {(r.subscription.user_id, r.subscription.provider_id): r for r in rows}  # type: ignore[attr-defined]
+    ).values("subscription__user_id", "subscription__provider_id", "exit_ladder",
+             "move_stop_to_breakeven")
+    by_key = {(r["subscription__user_id"], r["subscription__provider_id"]): r for r in rows}
     for position in fresh:
-        settings = by_key.get((position.user_id, position.signal.provider_id))  # type: ignore[attr-defined]
-        # (written below for all positions at once)
+        row = by_key.get((position.user_id, position.signal.provider_id))  # type: ignore[attr-defined]
+        settings = SimpleNamespace(**row) if row else None
         ladder = tuple(Decimal(str(p)) for p in (settings.exit_ladder if settings else ()) or ())
         exchange = position.copy_order.exchange
         step = steps.get((exchange, position.symbol), AMOUNT_QUANTUM)

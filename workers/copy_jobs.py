@@ -51,7 +51,7 @@ from domain.models import CopyOrder, SignalEvent
 from domain.paper_exchange import match_candle
 from domain.ports import ExchangeGateway
 from integrations.secrets import SecretError
-from workers.context import COPY_SHARD, DELIVERY_SHARD, WorkerDeps, activity, deps
+from workers.context import ACTIVITY_TOPIC, COPY_SHARD, DELIVERY_SHARD, WorkerDeps, deps
 
 log = logging.getLogger(__name__)
 HEARTBEAT_TTL_S = 3
@@ -115,21 +115,24 @@ class AccountGateways:
     def __init__(self, paper: PaperGateways,
                  gateway_for: Callable[[ExchangeAccount], Awaitable[ExchangeGateway]]) -> None:
         self.paper, self.gateway_for = paper, gateway_for
-        self._accounts: dict[int, ExchangeAccount] = {}
         # account id -> (row version, gateway): decrypting and the pool's lock per call
-        # cost ~1 ms; a changed row (new key, disconnect) builds it again.
+        # cost ~1 ms; a changed row (new key, disconnect) builds it again. Versions come
+        # from each shard's routes query, so a changed row is noticed by the next shard.
+        self._versions: dict[int, tuple[Any, str]] = {}
         self._gateways: dict[int, tuple[Any, ExchangeGateway]] = {}
 
     async def routes(self, user_ids: list[int]) -> dict[int, Route]:
         """Each user's route (paper unless an ACTIVE live account exists)."""
-        rows = await ExchangeAccount.filter(user_id__in=user_ids, status=AccountStatus.ACTIVE,
-                                            mode=TradingMode.LIVE)
+        rows = await ExchangeAccount.filter(
+            user_id__in=user_ids, status=AccountStatus.ACTIVE, mode=TradingMode.LIVE
+        ).values("id", "user_id", "exchange_id", "live_confirmed_at", "updated_at",
+                 "credentials_key_id")
         out = dict.fromkeys(user_ids, PAPER)
         for row in rows:
-            self._accounts[row.id] = row
-            out[row.user_id] = Route(mode="live", exchange=row.exchange_id,  # type: ignore[attr-defined]
-                                     account_id=row.id,
-                                     live_confirmed=row.live_confirmed_at is not None)
+            self._versions[row["id"]] = (row["updated_at"], row["credentials_key_id"])
+            out[row["user_id"]] = Route(mode="live", exchange=row["exchange_id"],
+                                        account_id=row["id"],
+                                        live_confirmed=row["live_confirmed_at"] is not None)
         return out
 
     async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
@@ -139,13 +142,14 @@ class AccountGateways:
         credentials cannot be decrypted."""
         if route.mode != "live" or route.account_id is None:
             return await self.paper.gateway(user_id, route)
-        account = self._accounts.get(route.account_id)
-        if account is None:
-            account = await ExchangeAccount.get_or_none(id=route.account_id)
+        cached = self._gateways.get(route.account_id)
+        if cached is not None and cached[0] == self._versions.get(route.account_id):
+            return cached[1]
+        account = await ExchangeAccount.get_or_none(id=route.account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
             raise PermanentError("the exchange account was disconnected")
         version = (account.updated_at, account.credentials_key_id)
-        cached = self._gateways.get(account.id)
+        self._versions[account.id] = version
         if cached is not None and cached[0] == version:
             return cached[1]
         try:
@@ -282,11 +286,29 @@ async def after_shard(d: WorkerDeps, result: ShardResult) -> None:
                             defer_by=EXIT_DEFER_S)
     for shard in shards(result.notice_ids, DELIVERY_SHARD):
         await queue.enqueue("deliver_messages", shard, job_id=f"deliver:notice:{shard[0]}")
-    await publish_trade_events(d, result.events)
+    lines = []
     for r in result.results:
         leg = "" if r.leg == "entry" else f" ({r.leg})"
-        await activity(d, "copy", f"copy order #{r.order_id}{leg} of user {r.user_id}: "
-                       f"{r.status.value} ({r.reason})", orderId=r.order_id)
+        lines.append((ACTIVITY_TOPIC, {
+            "kind": "copy", "orderId": r.order_id,
+            "text": f"copy order #{r.order_id}{leg} of user {r.user_id}: "
+                    f"{r.status.value} ({r.reason})"}))
+    await publish_many(d, [(trades_topic(e["userId"]), e) for e in result.events] + lines)
+
+
+async def publish_many(d: WorkerDeps, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish (topic, message) pairs on the bus in one Redis round trip (a pipeline of
+    PUBLISH; ``RedisBus``'s topic naming); best effort, like every live view."""
+    if not messages:
+        return
+    bus = d.services.bus
+    try:
+        pipe = bus.redis.pipeline(transaction=False)
+        for topic, message in messages:
+            pipe.publish(f"{bus.namespace}:{topic}", json.dumps(message))
+        await pipe.execute()
+    except Exception:  # noqa: BLE001 - live views are best effort
+        log.debug("bus messages not published", exc_info=True)
 
 
 async def apply_provider_event(ctx: dict[str, Any], event_id: int) -> dict[str, int]:
@@ -313,11 +335,7 @@ async def position_closed_events(d: WorkerDeps, positions: list[Any]) -> None:
 
 async def publish_trade_events(d: WorkerDeps, events: list[dict[str, Any]]) -> None:
     """Publish each trade event on its follower's topic; best effort."""
-    for event in events:
-        try:
-            await d.services.bus.publish(trades_topic(event["userId"]), event)
-        except Exception:  # noqa: BLE001 - live views are best effort
-            log.debug("trade event not published", exc_info=True)
+    await publish_many(d, [(trades_topic(e["userId"]), e) for e in events])
 
 
 async def reconcile_copy_orders(ctx: dict[str, Any]) -> dict[str, int]:
