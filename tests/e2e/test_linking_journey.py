@@ -69,8 +69,10 @@ async def test_subscribe_in_telegram_link_discord_copy_there_and_receive_in_both
                 account = await User.get(telegram_user_id=TG_USER)
                 assert subscribed.startswith("✅ Subscribed to Journey Desk")
                 assert account.discord_user_id == ALICE  # one account, both identities
-                assert "link" in content(linked).lower()
-                assert "on" in content(copying).lower()
+                assert content(linked).startswith(
+                    "✅ Linked: this Discord account now uses **")
+                assert content(copying).startswith(f"🤖 Copy trading for `{SLUG}` is on")
+                assert linked["data"]["flags"] & 64 and copying["data"]["flags"] & 64
 
                 window = services.prices.history("BTC/USDT", 24)  # type: ignore[union-attr]
                 close = window[-1].close
