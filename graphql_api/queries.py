@@ -1,5 +1,5 @@
 """Query root: the caller, providers, a provider's signals, the caller's subscriptions
-and paper positions.
+and copied positions (paper and live).
 
 Failures are GraphQL errors with ``extensions.code`` (see ``graphql_api.errors``).
 """
@@ -108,8 +108,8 @@ class Query:
         return [ProviderSubscription.from_model(s, s.provider, _copy_settings(s)) for s in subs]
 
     @strawberry.field(description=(
-        "The caller's paper positions, newest first. Error: NOT_ALLOWED when not "
-        "signed in."))
+        "The caller's copied positions, paper and live (see Position.mode), newest "
+        "first. Error: NOT_ALLOWED when not signed in."))
     async def my_positions(
         self, info: strawberry.Info,
         status: Annotated[models.PositionStatus | None, strawberry.argument(

@@ -294,7 +294,8 @@ class ProviderSubscription:
                    created_at=sub.created_at, updated_at=sub.updated_at)
 
 
-@strawberry.type(description="A paper position opened by copying a signal.")
+@strawberry.type(description="A position opened by copying a signal: on the follower's paper "
+                             "account, or on their exchange account when live.")
 class Position:
     id: int = _field("Position id.")
     signal_id: int = _field("Id of the copied signal.")
@@ -308,6 +309,13 @@ class Position:
     targets: list[Decimal] = _field("Take-profit prices, quote currency.")
     targets_hit: int = _field("Targets reached so far (each closes part of the position).")
     status: models.PositionStatus = _field("OPEN or CLOSED.")
+    mode: str = _field("'paper' (the SignalHub paper account) or 'live' (orders on the "
+                       "follower's exchange account).")
+    exchange_account_id: int | None = _field("Id of the exchange account a live position "
+                                             "trades on (myExchangeAccounts); null for paper.")
+    stop_on_exchange: bool = _field("True when the stop-loss rests on the exchange as a "
+                                    "native stop order; false when the position monitor "
+                                    "enforces it (paper, spot).")
     realized_pnl: Decimal = _field("Realized profit (negative: loss) in the account's quote "
                                    "currency (USDT), entry and exit fees deducted.")
     fees: Decimal = _field("Fees paid so far, quote currency (USDT).")
@@ -345,7 +353,9 @@ class Position:
             side=p.side, entry_price=p.entry_price, amount=p.amount,
             remaining_amount=p.remaining_amount, stop_loss=p.stop_loss,
             targets=[Decimal(str(t)) for t in p.targets], targets_hit=p.targets_hit,
-            status=p.status, realized_pnl=p.realized_pnl, fees=p.fees,
+            status=p.status, mode=p.mode, exchange_account_id=p.exchange_account_id,
+            stop_on_exchange=p.stop_on_exchange,
+            realized_pnl=p.realized_pnl, fees=p.fees,
             close_reason=p.close_reason, exit_price=p.exit_price, opened_at=p.opened_at,
             closed_at=p.closed_at,
         )

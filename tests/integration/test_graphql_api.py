@@ -384,7 +384,7 @@ async def test_my_positions_follow_a_copied_signal(api: Api, services: Services)
     await execute_copy_orders((await fan_out(published.id)).copy_order_ids, services.prices)
     query = """query($s: PositionStatus) { myPositions(status: $s) { symbol side entryPrice amount
       remainingAmount stopLoss targets targetsHit status realizedPnl fees closeReason exitPrice
-      openedAt closedAt signal { id providerSlug } } }"""
+      openedAt closedAt mode exchangeAccountId stopOnExchange signal { id providerSlug } } }"""
 
     opened = (await api.data(query, {"s": "OPEN"}, token))["myPositions"]
     closed_event = (await api.data('mutation($id: Int!) { closeSignal(signalId: $id) '
@@ -395,6 +395,8 @@ async def test_my_positions_follow_a_copied_signal(api: Api, services: Services)
 
     assert len(opened) == 1 and opened[0]["status"] == "OPEN"
     assert opened[0]["signal"] == {"id": signal_id, "providerSlug": "btc-swing"}
+    assert (opened[0]["mode"], opened[0]["exchangeAccountId"], opened[0]["stopOnExchange"]) == (
+        "paper", None, False)  # no exchange account: the paper account, stop watched by us
     assert Decimal(opened[0]["amount"]) > 0 and opened[0]["remainingAmount"] == opened[0]["amount"]
     assert (opened[0]["closedAt"], opened[0]["exitPrice"], opened[0]["closeReason"]) == (
         None, None, "")
