@@ -1,4 +1,4 @@
-"""/positions: the user's paper positions, realized and unrealized PnL, and balance."""
+"""/positions: paper and live positions, realized and unrealized PnL, paper balance."""
 
 from __future__ import annotations
 

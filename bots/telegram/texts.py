@@ -197,11 +197,13 @@ def section(title: str, total: int, entries: list[str]) -> str:
 
 
 def position_head(position: Position) -> str:
-    """Side, symbol and the signal (provider slug and number) of a position."""
+    """Side, symbol and the signal (provider slug and number) of a position; a position
+    on the follower's exchange account (not the paper account) is marked "live"."""
     signal = position.signal
+    live = " · <b>live</b> (exchange account)" if position.mode == "live" else ""
     return (f"{side_mark(position.side.value)} <b>{position.side.value}</b> "
             f"<code>{html.quote(position.symbol)}</code> · "
-            f"{html.quote(signal.provider.slug)} #{signal.seq}")
+            f"{html.quote(signal.provider.slug)} #{signal.seq}{live}")
 
 
 def open_position(position: Position, mark: Mark | None, currency: str) -> str:

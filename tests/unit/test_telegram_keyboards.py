@@ -37,11 +37,11 @@ def provider(slug: str = "rsi-demo", name: str = "RSI Demo", description: str = 
 
 
 def position(n: int, status: PositionStatus = PositionStatus.OPEN,
-             symbol: str = "BTC/USDT") -> Any:
+             symbol: str = "BTC/USDT", mode: str = "paper") -> Any:
     """A stand-in with the attributes the texts read (a saved Position needs a database)."""
     signal = SimpleNamespace(seq=n, provider=SimpleNamespace(slug="rsi-demo"))
     return SimpleNamespace(
-        id=n, signal=signal, symbol=symbol, side=Side.BUY, status=status,
+        id=n, signal=signal, symbol=symbol, side=Side.BUY, status=status, mode=mode,
         entry_price=Decimal("60414.390000000000"), amount=Decimal("0.01655000"),
         remaining_amount=Decimal("0.01655000"), stop_loss=Decimal("59000"),
         targets=["62000", "63000"], targets_hit=1, realized_pnl=Decimal("-1.23456"),
@@ -163,6 +163,17 @@ def test_positions_text_shows_open_and_closed_positions() -> None:
             "Stop 59000 · targets hit 1 of 2\nNow 61000.5 · unrealized +9.69 USDT") in text
     assert ("Closed positions (3)\n\n🟢 BUY BTC/USDT · rsi-demo #1 · closed by provider\n"
             "Realized PnL -1.23 USDT\n\n… and 2 more") in text
+
+
+def test_positions_text_marks_live_positions() -> None:
+    account = SimpleNamespace(balance=Decimal("10000"), starting_balance=Decimal("10000"),
+                              currency="USDT")
+    portfolio = Portfolio(account, [position(3, mode="live"), position(2)], [], 2, 0)  # type: ignore[arg-type]
+
+    lines = html_to_text(texts.positions_text(portfolio)).splitlines()
+
+    assert "🟢 BUY BTC/USDT · rsi-demo #3 · live (exchange account)" in lines
+    assert "🟢 BUY BTC/USDT · rsi-demo #2" in lines
 
 
 def test_positions_text_stays_within_telegrams_limit() -> None:
