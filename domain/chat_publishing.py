@@ -30,6 +30,7 @@ from domain.drafts import (
     describe_problem,
     draft_for_message,
     draft_from_text,
+    editable_post,
     own_post,
     preview_message,
     preview_of,
@@ -58,8 +59,8 @@ from domain.publishing import (
 __all__ = [
     "DRAFT_STATUSES", "EXAMPLE_SIGNAL", "DraftPreview", "IngestResult", "apply_update",
     "cancel_post", "channel_source", "choose_provider", "close_at_market", "describe_problem",
-    "draft_for_message", "draft_from_text", "entry_of", "forget_channel", "ingest_post",
-    "open_signals", "own_post", "own_source", "preview_message", "preview_of",
+    "draft_for_message", "draft_from_text", "editable_post", "entry_of", "forget_channel",
+    "ingest_post", "open_signals", "own_post", "own_source", "preview_message", "preview_of",
     "providers_of", "publish_post", "register_channel", "remove_channel", "revise_post",
     "set_channel_mode", "set_preview_location", "start_blank_draft", "start_edit",
     "user_channels", "waiting_for_text",

@@ -208,6 +208,16 @@ async def own_post(user: User, post_id: int) -> PendingPost:
     return post
 
 
+async def editable_post(user: User, post_id: int) -> PendingPost:
+    """Draft ``post_id`` of ``user`` that can still change (pending or being edited).
+
+    Raises ``NotFound`` (not the user's draft) or ``InvalidInput`` (published/cancelled).
+    """
+    post = await own_post(user, post_id)
+    _check_open(post)
+    return post
+
+
 async def set_preview_location(post: PendingPost, chat_id: int, message_id: int) -> None:
     """Remember where the preview with the buttons is, so it can be edited later."""
     post.preview_chat_id, post.preview_message_id = chat_id, message_id

@@ -6,12 +6,16 @@ so the step a draft is at is read from its text and the finished form is parsed 
 previewed exactly like a signal typed in one message. A whole signal pasted at any
 step replaces the form. Form drafts are ``PendingPost`` rows in EDITING whose
 ``problem`` starts with ``FORM_MARK``.
+
+``compose_form`` is the same form on one page (Discord's modal: at most 5 text
+inputs, so pair and side share one): each answer goes through the very line writers
+of the step-by-step form, so equal answers make equal draft text on every platform.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from domain.drafts import DraftPreview, own_post, revise_post
@@ -156,3 +160,58 @@ async def answer_form(user: User, post_id: int, answer: str,
     post.text, post.problem = text, FORM_MARK + following.field
     await post.save(update_fields=["text", "problem", "updated_at"])
     return following
+
+
+@dataclass(frozen=True)
+class PageField:
+    """One answer of the one-page form: ``key`` in the answers, the label, an example."""
+
+    key: str
+    label: str
+    example: str
+    required: bool = True
+
+
+PAGE_FIELDS = (
+    PageField("pair", "Pair and side", "BTC/USDT LONG (add perp for the perpetual)"),
+    PageField("entry", "Entry (price, low-high zone, or CMP)", "86021.51 or 86000 - 86400"),
+    PageField("targets", "Take-profit targets", "86380 87763.92"),
+    PageField("stop", "Stop-loss (price or %)", "85146.64 or 2%"),
+    PageField("leverage", "Leverage (optional)", "5x; leave empty for spot", required=False),
+)
+
+
+def split_pair_side(answer: str) -> tuple[str, str]:
+    """``"BTC/USDT perp LONG"`` → (``"BTC/USDT perp"``, ``"LONG"``); side "" if absent."""
+    words = answer.split()
+    at = [i for i, w in enumerate(words) if w.lower() in SIDES]
+    if len(at) != 1:
+        return answer.strip(), ""
+    return " ".join(words[:at[0]] + words[at[0] + 1:]), words[at[0]]
+
+
+def compose_form(answers: Mapping[str, str]) -> str:
+    """The draft text of the one-page form (``PAGE_FIELDS`` keys → answers).
+
+    Written line by line by ``add_answer`` in the step-by-step form's order, so it
+    equals the text that form makes from the same answers; an empty leverage is
+    "skip". Raises ``InvalidInput`` (field ``form``) naming every missing or wrong
+    answer by its label with what to type instead.
+    """
+    pair, side = split_pair_side(answers.get("pair", ""))
+    given = {"pair": pair, "side": side, "entry": answers.get("entry", ""),
+             "targets": answers.get("targets", ""), "stop": answers.get("stop", ""),
+             "leverage": answers.get("leverage", "").strip() or "skip"}
+    labels = {f.key: f.label for f in PAGE_FIELDS} | {"side": "Pair and side"}
+    text, problems = "", []
+    for number, (field, question, choices) in enumerate(QUESTIONS, start=1):
+        step = FormQuestion(number, len(QUESTIONS), field, question, choices)
+        try:
+            text = add_answer(text, step, given[field])
+        except InvalidInput as exc:
+            rule = exc.rule if field != "side" else "add LONG or SHORT, e.g. BTC/USDT LONG"
+            problems.append(f"{labels[field]}: {rule}")
+    if problems:
+        raise InvalidInput("form", "fix " + "; ".join(problems)
+                           + " (nothing was saved; run /publish again)")
+    return text

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bots.discord.commands import build_tree, forward_post, handle_component
+from bots.discord.commands import build_tree, forward_post, handle_component, handle_modal
 from bots.discord.handlers import ChannelPost
 from integrations.discord_rest import MAX_RATELIMIT_WAIT_S, use_api_base
 from signalhub.bootstrap import Services
@@ -59,9 +59,12 @@ class SignalHubBot(discord.Client):
         return self.user is not None and author_id == self.user.id
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Button presses under /publish drafts (commands go through the tree)."""
+        """Button presses under /publish drafts and the forms they open (commands go
+        through the tree)."""
         if interaction.type is discord.InteractionType.component:
             await handle_component(self.services, interaction)
+        elif interaction.type is discord.InteractionType.modal_submit:
+            await handle_modal(self.services, interaction)
 
 
 async def run_bot(settings: Settings, services: Services) -> None:

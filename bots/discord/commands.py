@@ -3,7 +3,9 @@
 ``build_tree`` registers every command on a ``CommandTree``; each callback reads the
 ``Caller`` from the interaction payload, runs one handler and answers with its
 ``Reply`` (domain errors become an ephemeral reply saying what to fix). Buttons under
-a /publish draft come back as component interactions (``handle_component``).
+a /publish draft come back as component interactions (``handle_component``), the
+forms (modals) they open as modal submits (``handle_modal``); both are answered by
+their ``sh:<action>:<id>`` custom id alone, so they survive a restart of the bot.
 
     /providers  /subscribe  /unsubscribe  /subscriptions  /copy  /positions  /pnl
     /link [code]  /publish [text]  /close  /movesl  /cancel
@@ -35,7 +37,9 @@ _STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonSt
            "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger,
            "link": discord.ButtonStyle.link}
 _PRESSES: dict[str, Handler] = {"publish": handlers.press_publish,
+                                "edit": handlers.press_edit,
                                 "cancel": handlers.press_cancel}
+TOO_SLOW = "⌛ That took too long to open the form; press the button again."
 PROVIDER_HELP = "the provider's slug, as /providers lists it"
 DEFER_AFTER_S = 2.0  # Discord wants the first answer within 3 s
 
@@ -86,12 +90,38 @@ def message_kwargs(reply: Reply) -> dict[str, Any]:
 
 
 async def respond(interaction: discord.Interaction, reply: Reply) -> None:
-    """Send ``reply`` as the interaction's response (or a follow-up once responded)."""
-    kwargs = {**message_kwargs(reply), "ephemeral": reply.ephemeral}
-    if interaction.response.is_done():
-        await interaction.followup.send(**kwargs)
+    """Send ``reply`` as the interaction's response (or a follow-up once responded).
+
+    A ``modal`` reply opens the form; an ``update`` reply edits the message the button
+    (or the form it opened) sits on.
+    """
+    done = interaction.response.is_done()
+    if reply.modal is not None:
+        if done:  # a deferred interaction cannot open a form any more
+            await interaction.followup.send(TOO_SLOW, ephemeral=True)
+        else:
+            await interaction.response.send_modal(modal_of(reply.modal))
+        return
+    kwargs = message_kwargs(reply)
+    if reply.update and not done and interaction.message is not None:
+        await interaction.response.edit_message(**{"view": None, **kwargs})
+    elif done:
+        await interaction.followup.send(**kwargs, ephemeral=reply.ephemeral)
     else:
-        await interaction.response.send_message(**kwargs)
+        await interaction.response.send_message(**kwargs, ephemeral=reply.ephemeral)
+
+
+def modal_of(form: replies.Form) -> discord.ui.Modal:
+    """``form`` as a discord.py modal. It is stopped before it is sent, so discord.py
+    does not hold it in memory: its submit is answered by ``handle_modal``."""
+    modal = discord.ui.Modal(title=form.title, custom_id=form.custom_id)
+    for f in form.fields:
+        modal.add_item(discord.ui.TextInput(
+            label=f.label, custom_id=f.custom_id, placeholder=f.placeholder or None,
+            default=f.value or None, required=f.required, max_length=f.max_length,
+            style=discord.TextStyle.paragraph if f.paragraph else discord.TextStyle.short))
+    modal.stop()
+    return modal
 
 
 def buttons_view(reply: Reply) -> discord.ui.View:
@@ -119,19 +149,34 @@ async def handle_component(services: Services, interaction: discord.Interaction)
     return True
 
 
-class PublishModal(discord.ui.Modal, title="Publish a signal"):
-    """A multi-line form for /publish without text (slash options are one line)."""
+async def handle_modal(services: Services, interaction: discord.Interaction) -> bool:
+    """Answer a submitted form of ours (``sh:edit:<draft id>``, ``sh:form:<slug>``)."""
+    data = interaction.data or {}
+    parts = str(data.get("custom_id", "")).split(":")
+    if interaction.type is not discord.InteractionType.modal_submit or len(parts) != 3 \
+            or parts[0] != "sh":
+        return False
+    values = modal_values(data.get("components") or [])  # type: ignore[arg-type]
+    if parts[1] == "edit" and parts[2].isdigit():
+        await answer(services, interaction, handlers.submit_edit, int(parts[2]),
+                     values.get("text", ""))
+    elif parts[1] == "form" and parts[2]:
+        await answer(services, interaction, handlers.submit_form, parts[2], values)
+    else:
+        return False
+    return True
 
-    text: discord.ui.TextInput[PublishModal] = discord.ui.TextInput(
-        label="Signal", style=discord.TextStyle.paragraph, max_length=2000,
-        placeholder="#BTC/USDT LONG\nEntry: 86021.51\nTP1: 86380\nSL: 85146.64")
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(timeout=900)
-        self.services = services
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await answer(self.services, interaction, handlers.publish_text, self.text.value)
+def modal_values(components: list[dict[str, Any]]) -> dict[str, str]:
+    """custom id → value of each text input of a modal submit (in rows or labels)."""
+    values: dict[str, str] = {}
+    for c in components:
+        inner = c.get("components") or ([c["component"]] if c.get("component") else [])
+        if inner:
+            values.update(modal_values(inner))
+        elif c.get("custom_id"):
+            values[str(c["custom_id"])] = str(c.get("value") or "")
+    return values
 
 
 def build_tree(client: discord.Client, services: Services) -> app_commands.CommandTree:
@@ -182,12 +227,10 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
         await answer(services, interaction, handlers.link_account, code)
 
     @tree.command(name="publish", description="Publish a signal written in free text")
-    @app_commands.describe(text="the signal; leave empty for a multi-line form")
+    @app_commands.describe(text="the signal; leave empty (or give your provider's slug) "
+                                "for a form")
     async def publish(interaction: discord.Interaction, text: str | None = None) -> None:
-        if text:
-            await answer(services, interaction, handlers.publish_text, text)
-        else:
-            await interaction.response.send_modal(PublishModal(services))
+        await answer(services, interaction, handlers.start_publish, text)
 
     @tree.command(name="close", description="Close your open signal at the market price")
     @app_commands.describe(signal="the signal's id", note="a note for subscribers")

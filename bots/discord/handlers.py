@@ -20,6 +20,7 @@ from domain.linking_models import Platform
 from domain.models import Signal
 from domain.portfolio import load_pnl, load_portfolio
 from domain.providers import get_provider, list_providers
+from domain.publish_form import compose_form
 from domain.publishing import cancel_signal, move_stop_loss
 from domain.subscriptions import set_copy_trading, user_subscriptions
 from integrations.discord_format import signal_embed
@@ -213,10 +214,23 @@ async def ingest_channel_post(services: Services, post: ChannelPost
     owner_discord = result.source.provider.owner.discord_user_id  # loaded by ingest_post
     if owner_discord is None:
         return None
-    preview = result.preview
-    embed = signal_embed(preview.message) if preview.message is not None else None
-    return owner_discord, replies.draft_preview(embed, preview.problem, preview.post.id,
-                                                from_channel=post.channel_id)
+    return owner_discord, preview_reply(result.preview, from_channel=post.channel_id)
+
+
+async def start_publish(services: Services, caller: Caller, text: str | None = None
+                        ) -> Reply:
+    """/publish [text]: a written signal → its preview; nothing or a lone provider slug →
+    the guided form for that provider (the caller's only one when none is named).
+
+    Raises ``NotAllowed`` for a caller who runs no provider, ``InvalidInput`` when they
+    run several and named none, or for text that holds no signal.
+    """
+    text = (text or "").strip()
+    if len(text.split()) > 1:
+        return await publish_text(services, caller, text)
+    user = await discord_account(caller.discord_user_id, caller.name)
+    provider, _ = await chat_publishing.choose_provider(user, text)
+    return replies.publish_form(provider.slug)
 
 
 async def publish_text(services: Services, caller: Caller, text: str) -> Reply:
@@ -229,8 +243,54 @@ async def publish_text(services: Services, caller: Caller, text: str) -> Reply:
     preview = await chat_publishing.draft_from_text(
         user, text, platform=Platform.DISCORD, chat_id=_channel(caller),
         message_id=caller.interaction_id, prices=services.prices)
+    return preview_reply(preview)
+
+
+async def submit_form(services: Services, caller: Caller, slug: str,
+                      answers: dict[str, str]) -> Reply:
+    """The guided form submitted: its answers as one draft (``compose_form``), previewed.
+
+    Raises ``InvalidInput`` (field ``form``: every wrong answer and what to type; no
+    draft is stored), ``NotFound``/``NotAllowed`` (provider).
+    """
+    user = await discord_account(caller.discord_user_id, caller.name)
+    text = compose_form(answers)
+    preview = await chat_publishing.draft_from_text(
+        user, text, platform=Platform.DISCORD, chat_id=_channel(caller),
+        message_id=caller.interaction_id, provider=await get_provider(slug),
+        prices=services.prices)
+    return preview_reply(preview)
+
+
+async def press_edit(services: Services, caller: Caller, post_id: int) -> Reply:
+    """The Edit button under a draft: a form holding the draft's current text.
+
+    Raises ``NotFound`` (not the caller's draft), ``InvalidInput`` (published/cancelled).
+    """
+    user = await discord_account(caller.discord_user_id, caller.name)
+    post = await chat_publishing.editable_post(user, post_id)
+    return replies.edit_form(post.id, post.text)
+
+
+async def submit_edit(services: Services, caller: Caller, post_id: int, text: str) -> Reply:
+    """The Edit form submitted: the same draft re-parsed, its preview replaced in place.
+
+    Raises ``NotFound``, ``InvalidInput`` (published/cancelled draft, or no signal in
+    ``text``: the draft keeps its text) (``chat_publishing.revise_post``).
+    """
+    user = await discord_account(caller.discord_user_id, caller.name)
+    preview = await chat_publishing.revise_post(user, post_id, text, services.prices)
+    channel = preview.post.chat_id if preview.post.source_id else None  # type: ignore[attr-defined]
+    return preview_reply(preview, from_channel=channel, update=True)
+
+
+def preview_reply(preview: chat_publishing.DraftPreview, from_channel: int | None = None,
+                  update: bool = False) -> Reply:
+    """A draft's preview rendered with the subscribers' embed, with its buttons."""
     embed = signal_embed(preview.message) if preview.message is not None else None
-    return replies.draft_preview(embed, preview.problem, preview.post.id)
+    unread = preview.parsed.unread if preview.parsed is not None else ()
+    return replies.draft_preview(embed, preview.problem, preview.post.id, from_channel,
+                                 unread, update)
 
 
 async def close_signal(services: Services, caller: Caller, signal_id: int,

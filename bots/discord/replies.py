@@ -15,6 +15,7 @@ from typing import Any
 from domain.discord_models import DiscordAlert, DiscordRole
 from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
 from domain.portfolio import Mark, PnlSummary, Portfolio
+from domain.publish_form import PAGE_FIELDS
 from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format_number
 
 MAX_CONTENT = 2000
@@ -35,13 +36,42 @@ class Button:
 
 
 @dataclass(frozen=True)
+class FormField:
+    """One text input of a modal form (Discord: label up to 45 characters, placeholder
+    up to 100, ``value`` prefilled, up to 4000)."""
+
+    custom_id: str
+    label: str
+    placeholder: str = ""
+    value: str = ""
+    required: bool = True
+    paragraph: bool = False
+    max_length: int = 4000
+
+
+@dataclass(frozen=True)
+class Form:
+    """A modal (up to 5 inputs); its submit comes back with ``custom_id`` (``sh:...``)."""
+
+    custom_id: str
+    title: str
+    fields: tuple[FormField, ...]
+
+
+@dataclass(frozen=True)
 class Reply:
-    """One answer to an interaction: text, Discord embed objects, buttons, visibility."""
+    """One answer to an interaction: text, Discord embed objects, buttons, visibility.
+
+    ``modal``: open this form instead of answering with a message. ``update``: edit the
+    message the pressed button (or the form it opened) sits on, instead of a new one.
+    """
 
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)
     ephemeral: bool = True
     buttons: list[Button] = field(default_factory=list)
+    modal: Form | None = None
+    update: bool = False
 
 
 def md(text: object) -> str:
@@ -279,20 +309,44 @@ def role_list(items: list[DiscordRole]) -> Reply:
 
 
 def draft_preview(embed: dict[str, Any] | None, problem: str, post_id: int,
-                  from_channel: int | None = None) -> Reply:
+                  from_channel: int | None = None, unread: tuple[str, ...] = (),
+                  update: bool = False) -> Reply:
     """A draft (from /publish or a channel post) as subscribers will see it, with
-    Publish / Cancel buttons."""
+    Publish / Edit / Cancel buttons (no Publish while it cannot be published: then what
+    to fix, and every field the parser could not read). ``update``: replaces the
+    message the Edit form was opened from."""
     where = f"Your post in <#{from_channel}> " if from_channel else ""
-    fix = ("Edit the post to fix it." if from_channel
-           else "Send `/publish` again with the corrected text.")
+    fix = "Edit the post, or press Edit, to fix it." if from_channel else "Press Edit to fix it."
+    edit = Button("Edit", f"sh:edit:{post_id}", "primary")
+    cancel = Button("Cancel", f"sh:cancel:{post_id}", "secondary")
     if embed is None or problem:
-        return Reply(fit(f"✍️ {where}is not publishable yet: {md(problem)}\n{fix}"),
-                     buttons=[Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
+        missing = ", ".join(UNREAD_NAMES.get(u, u) for u in unread)
+        also = f"\nNot read: {missing}." if missing else ""
+        return Reply(fit(f"✍️ {where}is not publishable yet: {md(problem)}{also}\n"
+                         f"{fix}"), buttons=[edit, cancel], update=update)
     head = (f"📥 {where}reads as a signal. Publish it?" if from_channel
             else "👀 Preview: this is exactly what subscribers will see.")
-    return Reply(head, embeds=[embed],
-                 buttons=[Button("Publish", f"sh:publish:{post_id}", "success"),
-                          Button("Cancel", f"sh:cancel:{post_id}", "secondary")])
+    return Reply(head, embeds=[embed], update=update,
+                 buttons=[Button("Publish", f"sh:publish:{post_id}", "success"), edit, cancel])
+
+
+UNREAD_NAMES = {"symbol": "the pair", "side": "the side", "entry": "the entry",
+                "targets": "the targets", "stop_loss": "the stop-loss"}
+
+
+def edit_form(post_id: int, text: str) -> Reply:
+    """The Edit button: a form holding the draft's current text, to correct and resend."""
+    return Reply(modal=Form(f"sh:edit:{post_id}", "Edit the signal", (FormField(
+        "text", "Signal", value=text[:4000], paragraph=True,
+        placeholder="#BTC/USDT LONG Entry: 86021.51 TP1: 86380 SL: 85146.64"),)))
+
+
+def publish_form(slug: str = "") -> Reply:
+    """/publish without a signal: the guided form (``domain.publish_form.PAGE_FIELDS``),
+    for the provider ``slug`` when one was named."""
+    fields = tuple(FormField(f.key, f.label, placeholder=f.example[:100],
+                             required=f.required, max_length=200) for f in PAGE_FIELDS)
+    return Reply(modal=Form(f"sh:form:{slug}", "Publish a signal", fields))
 
 
 def source_added(source: Any, reading: bool) -> Reply:

@@ -185,7 +185,7 @@ async def test_publish_previews_then_the_button_publishes(bot) -> None:  # noqa:
     [embed] = preview["data"]["embeds"]
     assert embed["title"] == "🟢 BUY BTC/USDT · #1"
     buttons = preview["data"]["components"][0]["components"]
-    assert [b["label"] for b in buttons] == ["Publish", "Cancel"]
+    assert [b["label"] for b in buttons] == ["Publish", "Edit", "Cancel"]
     publish_id = buttons[0]["custom_id"]
 
     press = payload("", kind=3, data={"custom_id": publish_id, "component_type": 2})
@@ -200,11 +200,17 @@ async def test_publish_previews_then_the_button_publishes(bot) -> None:  # noqa:
 
 async def test_publish_without_text_opens_a_form_and_non_providers_are_told(bot) -> None:  # noqa: ANN001
     client, api = bot
+    owner = await _provider()
+    owner.discord_user_id = ALICE
+    await owner.save()
     modal = await run(client, api, payload("publish"))
     assert modal["type"] == 9 and modal["data"]["title"] == "Publish a signal"
-    refused = await run(client, api, payload("publish", [opt("text", "#BTC/USDT LONG")],
-                                             user_id=BOB))
-    assert ephemeral(refused) and "you do not run a provider yet" in refused["data"]["content"]
+    assert modal["data"]["custom_id"] == "sh:form:bot-free"
+    for text in (None, "#BTC/USDT LONG"):
+        refused = await run(client, api, payload(
+            "publish", [opt("text", text)] if text else [], user_id=BOB))
+        assert ephemeral(refused) and "you do not run a provider yet" in \
+            refused["data"]["content"]
 
 
 async def test_priced_provider_answers_with_a_checkout_link_button(bot) -> None:  # noqa: ANN001

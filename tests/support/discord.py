@@ -18,7 +18,7 @@ import discord
 from discord.http import Route
 
 from bots.discord.app import SignalHubBot
-from bots.discord.commands import handle_component
+from bots.discord.commands import handle_component, handle_modal
 from integrations.prices import ReplayPriceSource
 from signalhub.bootstrap import bootstrap, shutdown
 from signalhub.settings import Settings
@@ -58,9 +58,11 @@ def _user(user_id: int) -> dict[str, Any]:
 
 def payload(name: str, options: list[dict[str, Any]] | None = None, *, user_id: int = ALICE,
             permissions: str = "0", in_dm: bool = False, kind: int = 2,
-            data: dict[str, Any] | None = None, resolved: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
-    """INTERACTION_CREATE data as Discord sends it (type 2 command, 3 component).
+            data: dict[str, Any] | None = None, resolved: dict[str, Any] | None = None,
+            message: dict[str, Any] | None = None) -> dict[str, Any]:
+    """INTERACTION_CREATE data as Discord sends it (type 2 command, 3 component, 5 modal
+    submit: ``data`` holds the custom id and components; ``message`` is then the message
+    whose button opened the form).
 
     ``resolved`` carries the objects behind role/user/channel options, as Discord does.
     """
@@ -74,6 +76,8 @@ def payload(name: str, options: list[dict[str, Any]] | None = None, *, user_id: 
     }
     if resolved is not None:
         body["data"]["resolved"] = resolved
+    if message is not None:
+        body["message"] = message
     if in_dm:
         body.update({"channel_id": str(CHANNEL + 1), "context": 1, "user": _user(user_id),
                      "channel": {"id": str(CHANNEL + 1), "type": 1, "flags": 0,
@@ -105,6 +109,8 @@ async def run(client: SignalHubBot, api: FakeDiscordApi, body: dict[str, Any]
     before = len(api.callbacks)
     if body["type"] == 3:
         assert await handle_component(client.services, interaction)
+    elif body["type"] == 5:
+        assert await handle_modal(client.services, interaction)
     else:
         await client.tree._call(interaction)
     assert len(api.callbacks) == before + 1
