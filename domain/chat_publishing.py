@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from domain.drafts import (
     DRAFT_STATUSES,
@@ -60,10 +60,10 @@ __all__ = [
     "DRAFT_STATUSES", "EXAMPLE_SIGNAL", "DraftPreview", "IngestResult", "apply_update",
     "cancel_post", "channel_source", "choose_provider", "close_at_market", "describe_problem",
     "draft_for_message", "draft_from_text", "editable_post", "entry_of", "forget_channel",
-    "ingest_post", "open_signals", "own_post", "own_source", "preview_message", "preview_of",
-    "providers_of", "publish_post", "register_channel", "remove_channel", "revise_post",
-    "set_channel_mode", "set_preview_location", "start_blank_draft", "start_edit",
-    "user_channels", "waiting_for_text",
+    "ingest_post", "move_stop_to", "new_stop_of", "open_signals", "own_post", "own_source",
+    "preview_message", "preview_of", "providers_of", "publish_post", "register_channel",
+    "remove_channel", "revise_post", "set_channel_mode", "set_preview_location",
+    "start_blank_draft", "start_edit", "user_channels", "waiting_for_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -269,6 +269,46 @@ async def _apply(owner: User, signal: Signal, update: ParsedUpdate, queue: JobQu
 def entry_of(signal: Signal) -> Decimal:
     """Break-even price of a signal: its entry, or the zone's edge nearer the stop."""
     return Decimal(signal.entry_low if signal.side.value == "BUY" else signal.entry_high)
+
+
+BREAK_EVEN_WORDS = ("entry", "be", "breakeven")
+NEW_STOP_HELP = ("type the new stop-loss price (e.g. 85146.64), or entry, be or breakeven "
+                 "to move it to the entry")
+
+
+def new_stop_of(signal: Signal, argument: str) -> Decimal:
+    """The stop-loss ``argument`` of ``/movesl`` names for ``signal`` (quote currency).
+
+    A price (thousands commas ignored), or one of ``BREAK_EVEN_WORDS`` (any case) for the
+    break-even price ``entry_of(signal)``. Raises ``InvalidInput`` (field ``price``)
+    saying what to type. Whether the stop may move there is ``move_stop_loss``'s rule.
+    """
+    word = argument.strip().replace(",", "")
+    if word.lower() in BREAK_EVEN_WORDS:
+        return entry_of(signal)
+    try:
+        price = Decimal(word)
+    except InvalidOperation:
+        raise InvalidInput("price", NEW_STOP_HELP) from None
+    if not price.is_finite():
+        raise InvalidInput("price", NEW_STOP_HELP)
+    return price
+
+
+async def move_stop_to(user: User, signal_id: int, argument: str, queue: JobQueue,
+                       bus: EventBus, note: str = "") -> SignalEvent:
+    """``/movesl <id> <price|entry|be|breakeven>`` in any bot: move the signal's stop.
+
+    ``argument`` is read by ``new_stop_of``; the move is ``move_stop_loss`` (a
+    STOP_MOVED event, the state's and followers' stops, fan-out after commit).
+    Raises ``NotFound`` (no such signal), ``InvalidInput`` (``price``: what to type),
+    ``NotAllowed``, ``InvalidSignal`` (the new stop breaks the rules); nothing changes then.
+    """
+    signal = await Signal.get_or_none(id=signal_id)
+    if signal is None:
+        raise NotFound(f"no signal with id {signal_id}")
+    return await move_stop_loss(user, signal_id, new_stop_of(signal, argument), note,
+                                queue, bus)
 
 
 async def _signal_for_update(source: ChannelSource, update: ParsedUpdate,

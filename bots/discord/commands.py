@@ -240,7 +240,8 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
 
     @tree.command(name="movesl", description="Move your signal's stop-loss")
     @app_commands.describe(signal="the signal's id",
-                           price="the new stop-loss, or entry for break-even")
+                           price="the new stop-loss price, or entry, be or breakeven "
+                                 "for break-even")
     async def movesl(interaction: discord.Interaction, signal: int, price: str) -> None:
         await answer(services, interaction, handlers.move_stop, signal, price)
 

@@ -17,11 +17,10 @@ from domain import alerts, chat_publishing, checkout, discord_roles, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
 from domain.linking_models import Platform
-from domain.models import Signal
 from domain.portfolio import load_pnl, load_portfolio
 from domain.providers import get_provider, list_providers
 from domain.publish_form import compose_form
-from domain.publishing import cancel_signal, move_stop_loss
+from domain.publishing import cancel_signal
 from domain.subscriptions import set_copy_trading, user_subscriptions
 from integrations.discord_format import signal_embed
 from signalhub.billing import billing_config, payment_gateway
@@ -303,15 +302,14 @@ async def close_signal(services: Services, caller: Caller, signal_id: int,
 
 
 async def move_stop(services: Services, caller: Caller, signal_id: int, price: str) -> Reply:
-    """/movesl id price|entry: move the stop-loss (``entry``: to break-even).
+    """/movesl id price|entry|be|breakeven: move the stop-loss (the words: to break-even).
 
-    Raises ``InvalidSignal`` when the new stop breaks the rules (``move_stop_loss``).
+    Raises ``InvalidInput`` (what to type), ``InvalidSignal`` when the new stop breaks
+    the rules (``chat_publishing.move_stop_to``).
     """
     user = await discord_account(caller.discord_user_id, caller.name)
-    signal = await Signal.get_or_none(id=signal_id)
-    if price.strip().lower() == "entry" and signal is not None:
-        price = str(chat_publishing.entry_of(signal))
-    event = await move_stop_loss(user, signal_id, price, "", services.queue, services.bus)
+    event = await chat_publishing.move_stop_to(user, signal_id, price, services.queue,
+                                               services.bus)
     return replies.signal_changed("stop moved", signal_id, event.price)
 
 

@@ -23,7 +23,7 @@ from domain import chat_publishing as drafts
 from domain.linking_models import Platform
 from domain.models import Provider, Signal, User
 from domain.publish_form import FormQuestion, answer_form, is_form, start_form
-from domain.publishing import cancel_signal, move_stop_loss
+from domain.publishing import cancel_signal
 from signalhub.bootstrap import Services
 
 TELEGRAM = Platform.TELEGRAM
@@ -158,10 +158,7 @@ async def cancel_command(message: Message, command: CommandObject, user: User,
 async def movesl_command(message: Message, command: CommandObject, user: User,
                          services: Services) -> None:
     signal_id, price = movesl_arguments(command.args)
-    if price.lower() in ("entry", "be", "breakeven"):
-        signal = await Signal.get_or_none(id=signal_id)
-        price = str(drafts.entry_of(signal)) if signal is not None else price
-    event = await move_stop_loss(user, signal_id, price, "", services.queue, services.bus)
+    event = await drafts.move_stop_to(user, signal_id, price, services.queue, services.bus)
     await message.answer(chat_texts.event_done(event, await Signal.get(id=signal_id)))
 
 

@@ -22,7 +22,16 @@ from domain import linking, users
 from domain.billing_models import ConnectAccount
 from domain.discord_models import DiscordAlert
 from domain.linking_models import Platform
-from domain.models import CopySettings, Role, Signal, SignalEvent, Subscription, User
+from domain.models import (
+    CopySettings,
+    Role,
+    Signal,
+    SignalEvent,
+    SignalState,
+    SignalStatus,
+    Subscription,
+    User,
+)
 from domain.providers import create_provider
 from domain.publishing import publish_signal
 from domain.signals import make_draft
@@ -297,3 +306,30 @@ async def test_close_movesl_and_cancel_create_signal_events(bot) -> None:  # noq
         "id").values_list("kind", flat=True)
     assert [str(k) for k in kinds] == ["PUBLISHED", "PUBLISHED", "STOP_MOVED", "CANCELLED",
                                        "CLOSED"]
+
+
+async def test_movesl_be_moves_an_active_signals_stop_to_its_entry(bot) -> None:  # noqa: ANN001
+    client, api = bot
+    owner = await _provider()
+    owner.discord_user_id = ALICE
+    await owner.save()
+    candle = CANDLES[2500]  # entry its close, stop its low, target its high
+    draft = make_draft(symbol="BTC/USDT", side="BUY", entry_low=candle.close,
+                       entry_high=None, stop_loss=candle.low, targets=[candle.high])
+    signal = await publish_signal(owner, "bot-free", draft, client.services.queue,
+                                  client.services.bus)
+    # the entry filled (what the monitor records when a candle trades through it)
+    await SignalState.filter(signal_id=signal.id).update(status=SignalStatus.ACTIVE)
+
+    wrong = await run(client, api, payload("movesl", [opt("signal", signal.id, 4),
+                                                      opt("price", "lower")]))
+    assert ephemeral(wrong) and wrong["data"]["content"] == (
+        "⚠️ price: type the new stop-loss price (e.g. 85146.64), or entry, be or "
+        "breakeven to move it to the entry")
+    assert not await SignalEvent.filter(signal_id=signal.id, kind="STOP_MOVED").exists()
+
+    moved = await run(client, api, payload("movesl", [opt("signal", signal.id, 4),
+                                                      opt("price", "be")]))
+    assert "Stop-loss of signal" in moved["data"]["content"]
+    assert f"moved to `{format(candle.close.normalize(), 'f')}`" in moved["data"]["content"]
+    assert (await SignalState.get(signal_id=signal.id)).stop_loss == candle.close
