@@ -9,6 +9,7 @@ the intents still PENDING.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,9 +43,35 @@ def delivery_key(event_id: int, user_id: int, channel: str = CHANNEL_TELEGRAM) -
     return f"ev:{event_id}:{user_id}:{channel}"
 
 
+CLIENT_ID_MAX = 32  # okx clOrdId: 1-32 alphanumerics, the strictest of the exchanges
+_LEG = re.compile(r"^(entry|close|tp[1-9][0-9]*|sl[1-9][0-9]*)$")
+
+
 def client_order_id(signal_id: int, user_id: int, leg: str) -> str:
-    """Deterministic client order id of an order leg (≤ 36 chars, ``[a-z0-9-]``)."""
-    return f"sh-{signal_id}-{user_id}-{leg}"[:36]
+    """Deterministic client order id of an order leg: ``sh<signal>u<user><leg>``.
+
+    One format valid on every supported exchange: letters and digits only, at most 32
+    characters (okx ``clOrdId``: 1-32 alphanumerics; binance ``newClientOrderId``
+    ``^[.A-Z:/a-z0-9_-]{1,36}$``; bybit ``orderLinkId`` up to 36 of letters, digits,
+    ``-``, ``_``; bitget ``clientOid`` up to 40). Unambiguous: the signal's digits end
+    at ``u``, the user's at the leg, which starts with a letter. Never truncated.
+    ``leg`` is ``entry``, ``close``, ``tp<n>`` or ``sl<n>`` (n >= 1). Raises
+    ``ValueError`` for ids that are not positive, a leg of another shape, or a result
+    over 32 characters. Rows keep the id they were created with (older rows:
+    ``sh-<signal>-<user>-<leg>``); look rows up by (signal, user, leg), not by
+    re-deriving their id.
+    """
+    if signal_id < 1 or user_id < 1:
+        raise ValueError(f"client order id: signal and user ids must be positive, got "
+                         f"{signal_id} and {user_id}")
+    if not _LEG.match(leg):
+        raise ValueError(f"client order id: leg must be entry, close, tp<n> or sl<n>, "
+                         f"got {leg!r}")
+    cid = f"sh{signal_id}u{user_id}{leg}"
+    if len(cid) > CLIENT_ID_MAX:
+        raise ValueError(f"client order id {cid!r} is {len(cid)} characters, over "
+                         f"{CLIENT_ID_MAX}")
+    return cid
 
 
 async def fan_out(event_id: int, now: datetime | None = None) -> FanOutPlan:

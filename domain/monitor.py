@@ -155,11 +155,13 @@ async def _watch_live_stop(position: Position, candle: Candle, result: MonitorRe
     hit = candle.low <= position.stop_loss if long else candle.high >= position.stop_loss
     if not hit:
         return
-    client_id = client_order_id(position.signal_id, position.user_id, "sl1")  # type: ignore[attr-defined]
+    # Keyed by (signal, user, leg), not by the id: a row made before the id format
+    # changed keeps its old id.
+    uid: int = position.user_id  # type: ignore[attr-defined]
     order, created = await CopyOrder.get_or_create(
-        client_order_id=client_id,
-        defaults={"signal_id": position.signal_id, "user_id": position.user_id,  # type: ignore[attr-defined]
-                  "leg": "sl1", "symbol": position.symbol,
+        signal_id=position.signal_id, user_id=uid, leg="sl1",  # type: ignore[attr-defined]
+        defaults={"client_order_id": client_order_id(position.signal_id, uid, "sl1"),  # type: ignore[attr-defined]
+                  "symbol": position.symbol,
                   "side": Side.SELL if long else Side.BUY,
                   "amount": position.remaining_amount, "order_type": "market",
                   "mode": position.mode, "exchange": await _exchange_of(position),

@@ -15,7 +15,7 @@ import pytest
 
 from domain import users
 from domain.copying import CopyEngine, PaperGateways, backoff_s, busy_slots
-from domain.fanout import client_order_id, fan_out
+from domain.fanout import fan_out
 from domain.models import (
     CopyOrder,
     CopySettings,
@@ -322,12 +322,6 @@ async def test_worker_sends_fill_and_skip_notices(world) -> None:  # noqa: ANN00
 def test_backoff_doubles_and_honours_retry_after() -> None:
     assert [backoff_s(a) for a in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff_s(20) == 60.0 and backoff_s(1, 7.5) == 7.5
-
-
-async def test_client_order_ids_fit_every_exchange() -> None:
-    longest = client_order_id(2**31 - 1, 2**31 - 1, "close")
-    assert len(longest) <= 36 and longest == "sh-2147483647-2147483647-close"
-    assert set(longest) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 async def test_paper_gateway_rejects_bad_orders_and_matches_stops(world) -> None:  # noqa: ANN001
