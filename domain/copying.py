@@ -47,24 +47,32 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 from tortoise import connections
-from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from domain import subscriptions as subscriptions_module
+from domain.copy_reports import (
+    ENTRY,
+    position_event,
+    skip_reason,
+    trade_event,
+    with_outcome,
+    write_notices,
+)
+from domain.daily_loss import HeldPosition, day_pnl_of, held_positions
 from domain.errors import DomainError, OrderStatusUnknown, RetryableError
 from domain.fanout import client_order_id
 from domain.models import (
     CopyOrder,
     CopySettings,
-    Delivery,
     OrderStatus,
     PaperAccount,
     Position,
     PositionStatus,
     Side,
     Signal,
+    SignalState,
     Subscription,
     SubscriptionStatus,
     User,
@@ -72,7 +80,7 @@ from domain.models import (
 from domain.outcomes import realized_pnl
 from domain.paper_exchange import MemoryPaperBook, PaperBook, PaperGateway
 from domain.ports import ExchangeGateway, MarketRules, OrderAck, OrderRequest, PriceSource
-from domain.risk import DayPnl, SlippageAction, quote_currency
+from domain.risk import SlippageAction, daily_loss_reached, quote_currency
 from domain.sizing import (
     AMOUNT_QUANTUM,
     AccountState,
@@ -86,7 +94,6 @@ from domain.sizing import (
 
 WORKING = (OrderStatus.PENDING, OrderStatus.SENDING)
 OPEN_ON_EXCHANGE = (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED)
-ENTRY = "entry"
 MAX_ATTEMPTS = 8
 RETRY_LATER = "\x00retry:"
 BACKOFF_BASE_S = 0.5
@@ -268,8 +275,11 @@ class CopyEngine:
 
     # --- the shard --------------------------------------------------------------------
 
-    async def run(self, order_ids: Iterable[int]) -> ShardResult:
-        """Execute a shard: claim, decide, send concurrently, write results in bulk."""
+    async def run(self, order_ids: Iterable[int], now: datetime | None = None) -> ShardResult:
+        """Execute a shard: claim, decide, send concurrently, write results in bulk.
+
+        ``now`` (timezone-aware, default the clock) is the time of the decisions: the
+        UTC day of the daily loss limit and its latch."""
         out = ShardResult()
         started = time.perf_counter()
         _, orders = await self.claim(order_ids)
@@ -282,7 +292,8 @@ class CopyEngine:
         t_prep = time.perf_counter()
         prep = await self._prepare(pending, routes)
         out.exchange_s = time.perf_counter() - t_prep
-        decided, skipped = await self._decide_and_mark(pending, routes, prep, out.retries)
+        decided, skipped = await self._decide_and_mark(pending, routes, prep, out.retries,
+                                                       now or datetime.now(UTC))
         out.db_s += time.perf_counter() - started - out.exchange_s
         t_ex = time.perf_counter()
         await self._free_positions([o for o in decided if o.leg != ENTRY], out)
@@ -340,8 +351,8 @@ class CopyEngine:
     # --- decision (one transaction, followers' paper accounts locked) ------------------
 
     async def _decide_and_mark(self, pending: list[CopyOrder], routes: dict[int, Route],
-                               prep: dict[tuple[int, str], Any], retries: list[Retry]
-                               ) -> tuple[list[CopyOrder], list[CopyOrder]]:
+                               prep: dict[tuple[int, str], Any], retries: list[Retry],
+                               now: datetime) -> tuple[list[CopyOrder], list[CopyOrder]]:
         if not pending:
             return [], []
         user_ids = sorted({o.user_id for o in pending})  # type: ignore[attr-defined]
@@ -350,26 +361,27 @@ class CopyEngine:
         decided: list[CopyOrder] = []
         skipped: list[CopyOrder] = []
         later: list[CopyOrder] = []
-        now = datetime.now(UTC)
         async with in_transaction():
             accounts = {a.user_id: a for a in await PaperAccount.filter(  # type: ignore[attr-defined]
                 user_id__in=user_ids).order_by("user_id").select_for_update()}
             counts = await busy_slots(user_ids)
             context = await _follow_context(pending)
+            context.stops = await current_stops({o.signal.id for o in pending})
+            context.held = await held_positions({u: "live" if routes.get(u, PAPER).live
+                                                 else "paper" for u in user_ids}, now)
             open_positions = await _open_positions_of(pending)
-            days = await self.day_pnl(user_ids)
             for order in pending:
                 order.updated_at = now
                 route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
                 reason = self._decide_one(order, route, context, accounts, counts, prep,
-                                          open_positions, days)
+                                          open_positions, now)
                 if reason.startswith(RETRY_LATER):
                     order.claimed_by, order.reason = "", reason.removeprefix(RETRY_LATER)
                     order.attempts += 1
                     later.append(order)
                     continue
                 if reason:
-                    order.status, order.reason = OrderStatus.SKIPPED, reason
+                    order.status, order.reason = OrderStatus.SKIPPED, skip_reason(reason)
                     order.claimed_by = ""
                     skipped.append(order)
                     continue
@@ -380,55 +392,34 @@ class CopyEngine:
                     order.exchange_account_id = route.account_id if route.live else None
                     counts[order.user_id] = counts.get(order.user_id, 0) + 1  # type: ignore[attr-defined]
                 decided.append(order)
-            if pending:
-                await save_rows(pending, [
-                    "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
-                    "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
-                    "slippage_rate", "order_type", "limit_price", "attempts", "updated_at"])
+            await latch_daily_loss(context.latched, now)
+            await save_rows(pending, [
+                "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
+                "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
+                "slippage_rate", "order_type", "limit_price", "attempts", "updated_at"])
         for order in later:
             retries.append(Retry(order.id, order.attempts,
                                        backoff_s(order.attempts)))
         return decided, skipped
 
-    async def day_pnl(self, user_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
-        """Per user: (realized PnL booked today, unrealized PnL of OPEN positions at the
-        price source's last prices), quote currency. Realized today counts positions
-        closed since 00:00 UTC plus what open positions realized (fees included)."""
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = await Position.filter(
-            Q(status=PositionStatus.OPEN) | Q(closed_at__gte=midnight),
-            user_id__in=user_ids).values("user_id", "status", "side", "entry_price",
-                                         "remaining_amount", "realized_pnl", "symbol")
-        out: dict[int, tuple[Decimal, Decimal]] = {}
-        for row in rows:
-            realized, unrealized = out.get(row["user_id"], (Decimal(0), Decimal(0)))
-            realized += Decimal(row["realized_pnl"])
-            last = self.prices.last_price(row["symbol"])
-            if row["status"] == PositionStatus.OPEN and last is not None:
-                unrealized += realized_pnl(Side(row["side"]), Decimal(row["entry_price"]),
-                                           last, Decimal(row["remaining_amount"]))
-            out[row["user_id"]] = (realized, unrealized)
-        return out
-
     def _decide_one(self, order: CopyOrder, route: Route, context: _FollowContext,
                     accounts: dict[int, PaperAccount], counts: dict[int, int],
                     prep: dict[tuple[int, str], Any],
-                    open_positions: dict[tuple[int, int], Position],
-                    days: dict[int, tuple[Decimal, Decimal]]) -> str:
+                    open_positions: dict[tuple[int, int], Position], now: datetime) -> str:
         """Empty string when ``order`` is to be sent (fields set), else the skip reason."""
         signal = order.signal
         user_id: int = order.user_id  # type: ignore[attr-defined]
         if order.leg != ENTRY:
             position = open_positions.get((signal.id, user_id))
-            return "" if position is not None else "the position is already closed"
+            return "" if position is not None else "skipped: the position is already closed"
         provider_id: int = signal.provider_id  # type: ignore[attr-defined]
         if user_id not in context.entitled.get(provider_id, set()):
-            return "subscription is no longer active"
+            return "skipped: subscription is no longer active"
         settings = context.settings.get((user_id, provider_id))
         if settings is None or not settings.enabled:
-            return "copy trading was switched off"
+            return "skipped: copy trading was switched off"
         if route.mode == "live" and not route.live_confirmed:
-            return "live trading is not confirmed for this exchange account"
+            return "skipped: live trading is not confirmed for this exchange account"
         rules: MarketRules | None = None
         if route.live:
             fetched = prep.get((user_id, order.symbol))
@@ -439,8 +430,8 @@ class CopyEngine:
             rules, equity = fetched
         else:
             equity = Decimal(accounts[user_id].balance)
-        decision = self._size(order, equity, counts.get(user_id, 0), settings,
-                              days.get(user_id, (Decimal(0), Decimal(0))), rules)
+        decision = self._size(order, equity, counts.get(user_id, 0), settings, context,
+                              rules, now)
         if not decision.placed:
             return decision.reason
         order.reason = decision.reason
@@ -453,19 +444,27 @@ class CopyEngine:
             order.slippage_rate = self.fill_model.slippage_rate
         return ""
 
-    def _size(self, order: CopyOrder, equity: Decimal, busy: int, settings: CopySettings,
-              day: tuple[Decimal, Decimal], rules: MarketRules | None) -> CopyDecision:
+    def _size(self, order: CopyOrder, equity: Decimal, busy: int, settings: Any,
+              context: _FollowContext, rules: MarketRules | None,
+              now: datetime) -> CopyDecision:
+        """``decide_copy`` on the signal's current stop and the account's day PnL; a
+        daily loss limit reached now is latched (``context.latched``)."""
         signal = order.signal
-        realized, unrealized = day
-        now = datetime.now(UTC)
+        user_id: int = order.user_id  # type: ignore[attr-defined]
+        limits = copy_limits(settings)
+        day = day_pnl_of(context.held.get(user_id, []), now, equity, self.prices.last_price)
+        if daily_loss_reached(day, limits.max_daily_loss_pct, now):
+            settings.daily_loss_hit_on = now.astimezone(UTC).date()
+            context.latched.add(settings.subscription_id)
         return decide_copy(
             SignalTerms(symbol=signal.symbol, side=signal.side, entry_low=signal.entry_low,
-                        entry_high=signal.entry_high, stop_loss=signal.stop_loss,
+                        entry_high=signal.entry_high,
+                        stop_loss=context.stops.get(signal.id, signal.stop_loss),
                         first_target=Decimal(str(signal.targets[0])),
                         leverage=signal.leverage),
-            AccountState(equity=equity, open_positions=busy,
-                         day=DayPnl(now.date(), realized, unrealized, equity - realized)),
-            copy_limits(settings), market_price=self.prices.last_price(signal.symbol),
+            AccountState(equity=equity, open_positions=busy, day=day,
+                         loss_limit_hit_on=settings.daily_loss_hit_on),
+            limits, market_price=self.prices.last_price(signal.symbol),
             now=now, market=rules, fill_model=self.fill_model)
 
     # --- exchange calls ---------------------------------------------------------------
@@ -599,14 +598,15 @@ class CopyEngine:
                 # being looked up (back-off capped at 60 s) until its state is known.
                 if order.attempts >= self.max_attempts and not outcome.maybe_placed:
                     order.status = OrderStatus.FAILED
-                    order.reason = (f"gave up after {order.attempts} attempts: "
-                                    f"{outcome.retry}")
+                    order.reason = with_outcome(order.reason, f"gave up after "
+                                                f"{order.attempts} attempts: {outcome.retry}")
                 else:
-                    order.reason = f"retrying: {outcome.retry}"
+                    order.reason = with_outcome(order.reason, f"retrying: {outcome.retry}")
                     out.retries.append(Retry(order.id, order.attempts,
                                              backoff_s(order.attempts, outcome.retry_after)))
             else:
-                order.status, order.reason = OrderStatus.FAILED, outcome.failed or "failed"
+                order.status = OrderStatus.FAILED
+                order.reason = with_outcome(order.reason, outcome.failed or "failed")
         async with in_transaction():
             if outcomes:
                 await save_rows([o for o, _ in outcomes], [
@@ -622,7 +622,7 @@ class CopyEngine:
                 if closed.status is PositionStatus.CLOSED:
                     out.events.append(position_event(closed))
                 await _exit_followups(order, closed, out)
-            notices = await _notices([o for o, outcome in outcomes if outcome.retry is None
+            notices = await write_notices([o for o, outcome in outcomes if outcome.retry is None
                                       or o.status is OrderStatus.FAILED] + skipped)
         for order in [o for o, _ in outcomes] + skipped:
             if order.status is OrderStatus.SENDING:
@@ -672,7 +672,8 @@ async def attach_related(orders: list[CopyOrder]) -> list[CopyOrder]:
 
 
 def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
-    """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids)."""
+    """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids); the
+    reason keeps its decision lines and gets the execution line (``with_outcome``)."""
     order.exchange_order_id = ack.id[:64]
     order.filled = ack.filled
     order.acked_at = order.acked_at or now
@@ -685,44 +686,24 @@ def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
         order.status = OrderStatus.FILLED
         order.amount = ack.filled if ack.filled > 0 else ack.amount
         if order.mode == "paper":
-            order.reason = "filled at market (paper)" if order.order_type == "market" else (
+            line = "filled at market (paper)" if order.order_type == "market" else (
                 f"filled at limit {order.limit_price} (paper)")
         else:
-            order.reason = f"filled on {order.exchange}"
+            line = f"filled on {order.exchange}"
     elif ack.status == "open":
         order.status = (OrderStatus.PARTIALLY_FILLED if ack.filled > 0
                         else OrderStatus.PLACED)
-        order.reason = (f"partly filled ({ack.filled} of {ack.amount})" if ack.filled > 0
-                        else f"placed on {order.exchange} ({order.order_type})")
+        line = (f"partly filled ({ack.filled} of {ack.amount})" if ack.filled > 0
+                else f"placed on {order.exchange} ({order.order_type})")
     elif ack.filled > 0:
         order.status = OrderStatus.FILLED
         order.amount = ack.filled
-        order.reason = f"filled {ack.filled} of {ack.amount}, the rest was {ack.status}"
+        line = f"filled {ack.filled} of {ack.amount}, the rest was {ack.status}"
     else:
         order.status = OrderStatus.CANCELLED if ack.status in ("canceled", "expired") \
             else OrderStatus.FAILED
-        order.reason = f"order {ack.status} by the exchange"
-
-
-def trade_event(order: CopyOrder, **extra: Any) -> dict[str, Any]:
-    """The ``myTradeEvents`` bus message of ``order`` (decimals as strings)."""
-    kind = {OrderStatus.FILLED: "ORDER_FILLED", OrderStatus.PARTIALLY_FILLED: "ORDER_FILLED",
-            OrderStatus.PLACED: "ORDER_PLACED", OrderStatus.SKIPPED: "ORDER_SKIPPED",
-            OrderStatus.CANCELLED: "ORDER_CANCELLED"}.get(order.status, "ORDER_FAILED")
-    return {
-        "kind": kind, "userId": order.user_id,  # type: ignore[attr-defined]
-        "orderId": order.id, "signalId": order.signal_id,  # type: ignore[attr-defined]
-        "leg": order.leg, "mode": order.mode, "exchange": order.exchange,
-        "symbol": order.symbol, "side": order.side.value, "status": order.status.value,
-        "reason": order.reason, "clientOrderId": order.client_order_id,
-        "amount": _s(order.filled if order.filled else order.amount),
-        "price": _s(order.price), "fee": _s(order.fee), "positionId": None,
-        "realizedPnl": None, "at": datetime.now(UTC).isoformat(), **extra,
-    }
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else format(Decimal(value).normalize(), "f")
+        line = f"order {ack.status} by the exchange"
+    order.reason = with_outcome(order.reason, line)
 
 
 def _message(exc: BaseException | None) -> str:
@@ -757,8 +738,15 @@ def copy_limits(settings: Any) -> CopyLimits:
 
 @dataclass
 class _FollowContext:
+    """What a shard's decisions read: entitled users per provider, copy settings per
+    (user, provider), current stops per signal, positions per user for the day PnL, and
+    the copy settings (subscription ids) whose daily loss limit was reached now."""
+
     entitled: dict[int, set[int]]
-    settings: dict[tuple[int, int], CopySettings]
+    settings: dict[tuple[int, int], Any]
+    stops: dict[int, Decimal] = field(default_factory=dict)
+    held: dict[int, list[HeldPosition]] = field(default_factory=dict)
+    latched: set[int] = field(default_factory=set)
 
 
 async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
@@ -767,7 +755,7 @@ async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
     for order in orders:
         by_provider.setdefault(order.signal.provider_id, set()).add(order.user_id)  # type: ignore[attr-defined]
     entitled: dict[int, set[int]] = {}
-    settings: dict[tuple[int, int], CopySettings] = {}
+    settings: dict[tuple[int, int], Any] = {}
     rule = getattr(subscriptions_module, "entitled_user_ids", None)
     for provider_id, users in by_provider.items():
         if rule is not None:
@@ -779,10 +767,27 @@ async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
         for row in await CopySettings.filter(subscription__provider_id=provider_id,
                                              subscription__user_id__in=sorted(users)
                                              ).values(*SETTINGS_FIELDS,
-                                                      "subscription__user_id"):
+                                                      "subscription__user_id",
+                                                      "subscription_id", "daily_loss_hit_on"):
             user_id = row.pop("subscription__user_id")
-            settings[(user_id, provider_id)] = SimpleNamespace(**row)  # type: ignore[assignment]
+            settings[(user_id, provider_id)] = SimpleNamespace(**row)
     return _FollowContext(entitled, settings)
+
+
+async def current_stops(signal_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The stop-loss in force per signal (``SignalState.stop_loss``: moved by the
+    provider's STOP_MOVED events), what new decisions and positions use."""
+    rows = await SignalState.filter(signal_id__in=list(signal_ids)).values(
+        "signal_id", "stop_loss")
+    return {row["signal_id"]: Decimal(row["stop_loss"]) for row in rows}
+
+
+async def latch_daily_loss(subscription_ids: set[int], now: datetime) -> None:
+    """Record that the daily loss limit of these copy settings was reached on ``now``'s
+    UTC day: their new signals are skipped until the next 00:00 UTC."""
+    if subscription_ids:
+        await CopySettings.filter(subscription_id__in=sorted(subscription_ids)).update(
+            daily_loss_hit_on=now.astimezone(UTC).date())
 
 
 async def _open_positions_of(orders: list[CopyOrder]) -> dict[tuple[int, int], Position]:
@@ -819,6 +824,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         copy_order_id__in=[o.id for o, _ in entries])}
     created: list[Position] = []
     fees: dict[int, Decimal] = {}
+    stops = await current_stops({o.signal.id for o, _ in entries})
     for order, ack in entries:
         signal = order.signal
         held, fee = net_fill(ack)
@@ -833,7 +839,8 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         created.append(Position(
             user_id=order.user_id, signal_id=signal.id, copy_order_id=order.id,  # type: ignore[attr-defined]
             symbol=signal.symbol, side=signal.side, entry_price=ack.average or order.price,
-            amount=held, remaining_amount=held, stop_loss=signal.stop_loss,
+            amount=held, remaining_amount=held,
+            stop_loss=stops.get(signal.id, signal.stop_loss),
             targets=signal.targets, realized_pnl=-fee, fees=fee, opened_market_ts=market_ts,
             mode=order.mode, exchange_account_id=order.exchange_account_id,
         ))
@@ -1023,20 +1030,6 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
     return cancel, ids  # type: ignore[return-value]
 
 
-def position_event(position: Position) -> dict[str, Any]:
-    """The ``myTradeEvents`` bus message of a closed position."""
-    return {
-        "kind": "POSITION_CLOSED", "userId": position.user_id,  # type: ignore[attr-defined]
-        "orderId": None, "signalId": position.signal_id,  # type: ignore[attr-defined]
-        "leg": None, "mode": position.mode, "exchange": None, "symbol": position.symbol,
-        "side": position.side.value, "status": position.status.value,
-        "reason": position.close_reason, "clientOrderId": None,
-        "amount": _s(position.amount), "price": _s(position.exit_price), "fee": _s(position.fees),
-        "positionId": position.id, "realizedPnl": _s(position.realized_pnl),
-        "at": datetime.now(UTC).isoformat(),
-    }
-
-
 def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
          amount: Decimal, order_type: str, *, limit_price: Decimal | None = None,
          stop_price: Decimal | None = None) -> CopyOrder:
@@ -1046,7 +1039,13 @@ def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
                      limit_price=limit_price, stop_price=stop_price, mode=position.mode,
                      exchange=position.copy_order.exchange,
                      exchange_account_id=position.exchange_account_id,
-                     reason="exit order of the copied position")
+                     reason=f"placed: {_leg_name(leg)} of the copied position")
+
+
+def _leg_name(leg: str) -> str:
+    if leg.startswith("tp"):
+        return f"take-profit {leg[2:]}"
+    return "stop-loss" if leg.startswith("sl") else "close"
 
 
 def exit_ladder(amount: Decimal, targets: int, step: Decimal | None,
@@ -1057,52 +1056,6 @@ def exit_ladder(amount: Decimal, targets: int, step: Decimal | None,
     from domain.risk import exit_amounts
 
     return exit_amounts(amount, tuple(ladder), targets, step or Decimal("1e-12"))
-
-
-async def _notices(orders: list[CopyOrder]) -> dict[int, int]:
-    """Follower notices (Telegram Delivery rows) of finished orders; id per order."""
-    rows = []
-    for order in orders:
-        user = order.user
-        if not user.telegram_chat_id or not user.telegram_reachable:
-            continue
-        if order.status in (OrderStatus.SENDING, OrderStatus.PENDING):
-            continue
-        rows.append(Delivery(key=_notice_key(order), user_id=user.id, channel="telegram",
-                             text=notice_text(order)))
-    if not rows:
-        return {}
-    await Delivery.bulk_create(rows, ignore_conflicts=True)
-    by_key = {d["key"]: d["id"] for d in await Delivery.filter(
-        key__in=[r.key for r in rows]).values("key", "id")}
-    return {order.id: by_key[_notice_key(order)] for order in orders
-            if _notice_key(order) in by_key}
-
-
-def _notice_key(order: CopyOrder) -> str:
-    suffix = "" if order.status in (OrderStatus.FILLED, OrderStatus.SKIPPED) and \
-        order.leg == ENTRY else f":{order.status.value.lower()}"
-    return f"copy:{order.id}:{order.user_id}:telegram{suffix}"  # type: ignore[attr-defined]
-
-
-def notice_text(order: CopyOrder) -> str:
-    """The follower's Telegram notice of one order (fill, placement, skip or failure)."""
-    signal = order.signal
-    what = "Paper copy" if order.mode == "paper" else f"Copy on {order.exchange}"
-    leg = "" if order.leg == ENTRY else f" ({order.leg})"
-    head = f"{what} of signal #{signal.id} {signal.symbol} {signal.side.value}{leg}"
-    if order.status is OrderStatus.FILLED:
-        return (f"{head}: filled {order.amount} at {Decimal(order.price or 0):.8g} "
-                f"(notional {Decimal(order.notional or 0):.2f}, fee "
-                f"{Decimal(order.fee or 0):.4f}).")
-    if order.status is OrderStatus.PARTIALLY_FILLED:
-        return f"{head}: partly filled {order.filled} of {order.amount}."
-    if order.status is OrderStatus.PLACED:
-        return f"{head}: {order.order_type} order placed for {order.amount}."
-    if order.status is OrderStatus.SKIPPED:
-        why = order.reason.removeprefix("skipped: ")
-        return f"Signal #{signal.id} {signal.symbol} was not copied: {why}."
-    return f"{head} failed: {order.reason}."
 
 
 # --- compatibility entry point and positions -------------------------------------------

@@ -249,6 +249,9 @@ class CopySettings(Model):
     denied_symbols: fields.Field[list[str]] = fields.JSONField(default=list, db_default="[]")
     exit_ladder: fields.Field[list[str]] = fields.JSONField(default=list, db_default="[]")
     move_stop_to_breakeven = fields.BooleanField(default=False, db_default=False)
+    # The UTC day the daily loss limit was last reached: new signals of this provider
+    # are skipped until the next 00:00 UTC (domain.risk.daily_loss_block's latch).
+    daily_loss_hit_on = fields.DateField(null=True)
 
     class Meta:
         table = "copy_settings"

@@ -7,9 +7,10 @@ Queries only (no writes), shared by the bot, GraphQL and the copy engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from domain.daily_loss import day_pnl_of, held_positions
 from domain.errors import InvalidInput
 from domain.models import PaperAccount, Position, PositionStatus, User
 from domain.outcomes import realized_pnl
@@ -80,21 +81,18 @@ def unrealized_total(positions: list[Position], prices: PriceSource | None) -> D
 async def day_pnl(user_id: int, now: datetime, prices: PriceSource | None) -> DayPnl:
     """Today's (``now``'s UTC day) PnL of a paper account, the input of the daily loss limit.
 
-    Realized = realized PnL (fees included) of positions closed today plus that of open
-    positions opened today (entry fees, partial exits); a partial exit today of a
-    position opened on an earlier day is counted on the day the position closes.
-    Unrealized = open positions marked at ``prices``. Start equity = balance − realized
-    today. Reads positions and the paper account; writes nothing.
+    The rule is ``domain.daily_loss.day_pnl_of`` (the copy engine's too), over the
+    user's paper positions, with the paper balance as equity. Reads positions and the
+    paper account; writes nothing.
     """
-    start = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
-    closed = await Position.filter(user_id=user_id, status=PositionStatus.CLOSED,
-                                   closed_at__gte=start).values_list("realized_pnl", flat=True)
-    open_ = await Position.filter(user_id=user_id, status=PositionStatus.OPEN)
-    realized = sum((Decimal(v) for v in closed), Decimal(0)) + sum(
-        (Decimal(p.realized_pnl) for p in open_ if p.opened_at >= start), Decimal(0))
+    held = (await held_positions({user_id: "paper"}, now))[user_id]
     account = await PaperAccount.get(user_id=user_id)
-    return DayPnl(start.date(), realized, unrealized_total(open_, prices),
-                  Decimal(account.balance) - realized)
+    return day_pnl_of(held, now, Decimal(account.balance),
+                      prices.last_price if prices is not None else _no_price)
+
+
+def _no_price(symbol: str) -> Decimal | None:
+    return None
 
 
 @dataclass(frozen=True)

@@ -109,27 +109,39 @@ def next_midnight(now: datetime) -> datetime:
     return datetime.combine(today + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime,
-                     currency: str = "USDT") -> str | None:
-    """Why new signals are skipped today, or None while the daily loss is under its limit.
+def daily_loss_reached(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime) -> bool:
+    """True when today's loss is at or above the limit.
 
     Loss today = −(realized today + unrealized now), quote currency; the limit is
-    ``max_daily_loss_pct`` percent of ``start_equity``. The limit is reached when the loss
-    is at or above it. Realized PnL of another day than ``now``'s UTC day counts as 0: the
-    counter resets at 00:00 UTC. ``now`` must be timezone-aware; ``currency`` is the
-    account's quote currency, for the reason's text.
+    ``max_daily_loss_pct`` percent of ``start_equity``. Realized PnL of another day than
+    ``now``'s UTC day counts as 0. ``now`` must be timezone-aware.
     """
     today = now.astimezone(UTC).date()
     realized = pnl.realized if pnl.day == today else Decimal(0)
-    total = realized + pnl.unrealized
     limit = pnl.start_equity * max_daily_loss_pct / 100
-    if limit <= 0 or -total < limit:
-        return None
-    resume = ("new signals resume at 00:00 UTC" if -realized >= limit else
-              "new signals resume when open positions recover, at the latest once today's "
-              "realized PnL resets at 00:00 UTC")
-    return (f"skipped: daily loss limit {pct_text(max_daily_loss_pct)}% reached "
-            f"({money_text(total)} {currency} today), {resume}")
+    return limit > 0 and -(realized + pnl.unrealized) >= limit
+
+
+def daily_loss_block(pnl: DayPnl, max_daily_loss_pct: Decimal, now: datetime,
+                     currency: str = "USDT", hit_on: date | None = None) -> str | None:
+    """Why new signals are skipped today, or None while the daily loss is under its limit.
+
+    The limit is a latch: once reached on a UTC day (``daily_loss_reached``; the caller
+    stores that day and passes it back as ``hit_on``), new signals stay skipped until
+    the next 00:00 UTC, even after open positions recovered. ``currency`` is the
+    account's quote currency, for the reason's text.
+    """
+    resume = next_midnight(now)
+    until = f"new signals resume at 00:00 UTC on {resume:%Y-%m-%d}"
+    if daily_loss_reached(pnl, max_daily_loss_pct, now):
+        today = now.astimezone(UTC).date()
+        total = (pnl.realized if pnl.day == today else Decimal(0)) + pnl.unrealized
+        return (f"skipped: daily loss limit {pct_text(max_daily_loss_pct)}% reached "
+                f"({money_text(total)} {currency} today), {until}")
+    if hit_on is not None and hit_on == now.astimezone(UTC).date():
+        return (f"skipped: daily loss limit {pct_text(max_daily_loss_pct)}% was reached "
+                f"earlier today, {until}")
+    return None
 
 
 # --- slippage --------------------------------------------------------------------------

@@ -17,9 +17,9 @@ human-readable lines starting ``skipped:``, ``resized:`` or ``placed:`` that ans
 was this signal (not) copied?". ``reason`` is the lines joined with "; ".
 
 Checks, in order (the first failing one skips): allow/deny symbol lists, max open
-positions, equity above 0, daily loss limit (``domain.risk.daily_loss_block``), a known
-market price, market already past the stop-loss or target 1, slippage guard (skip, or a
-limit order at the entry), then sizing:
+positions, equity above 0, daily loss limit (``domain.risk.daily_loss_block``, latched
+until 00:00 UTC once reached), a known market price, market already past the stop-loss
+or target 1, slippage guard (skip, or a limit order at the entry), then sizing:
 
     margin   = equity × (signal.size_pct or max_position_pct) / 100 × scale_factor,
                capped at equity × max_position_pct / 100 (the max position)
@@ -33,7 +33,7 @@ and an amount of zero, under ``market.min_amount`` or a notional under
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 
@@ -129,13 +129,16 @@ class SignalTerms:
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """The follower's account now: ``equity`` (quote currency), OPEN positions, and
-    today's PnL for the daily loss limit (None: nothing booked today, no unrealized PnL).
+    """The follower's account now: ``equity`` (quote currency), OPEN positions,
+    today's PnL for the daily loss limit (None: nothing booked today, no unrealized PnL)
+    and the UTC day the limit was last reached (the latch, see
+    ``domain.risk.daily_loss_block``; None: never).
     """
 
     equity: Decimal
     open_positions: int
     day: DayPnl | None = None
+    loss_limit_hit_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +253,7 @@ def _guard(signal: SignalTerms, account: AccountState, limits: CopyLimits,
         return "skipped: the account has no equity left"
     day = account.day or DayPnl(now.date(), Decimal(0), Decimal(0), account.equity)
     block = daily_loss_block(day, limits.max_daily_loss_pct, now,
-                             quote_currency(signal.symbol))
+                             quote_currency(signal.symbol), account.loss_limit_hit_on)
     if block or market_price is None:
         return block or f"skipped: no market price is known for {signal.symbol} yet"
     return _levels_block(signal, market_price)

@@ -139,8 +139,9 @@ async def test_skip_reasons_are_recorded(world) -> None:  # noqa: ANN001
 
     results = {r.user_id: r for r in (await CopyEngine(services.prices).run(ids)).results}
 
-    assert results[followers[0].id].reason == "copy trading was switched off"
-    assert results[followers[1].id].reason == "subscription is no longer active"
+    # Every skip reason starts "skipped:", the engine's own checks like sizing's.
+    assert results[followers[0].id].reason == "skipped: copy trading was switched off"
+    assert results[followers[1].id].reason == "skipped: subscription is no longer active"
     assert "BTC/USDT" in results[followers[2].id].reason
     assert results[followers[2].id].reason.startswith("skipped:")
     assert results[followers[3].id].status is OrderStatus.FILLED
@@ -296,7 +297,8 @@ async def test_retryable_error_keeps_sending_and_schedules_the_order_alone(world
     assert retry.attempt == 1 and retry.delay_s == backoff_s(1, 2) == 2
     row = await CopyOrder.get(id=retry.order_id)
     assert (row.status, row.attempts, row.claimed_by) == (OrderStatus.SENDING, 1, "")
-    assert row.reason.startswith("retrying:")
+    placed, retrying = row.reason.split("; ")  # the decision stays, the outcome follows
+    assert placed.startswith("placed: market BUY") and retrying.startswith("retrying:")
     again = await engine.run([retry.order_id])  # looked up first: found, not re-sent
     assert [r.status for r in again.results] == [OrderStatus.FILLED]
     assert len(gateways.book.orders) == 3  # type: ignore[attr-defined]

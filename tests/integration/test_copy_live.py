@@ -134,8 +134,8 @@ async def test_live_orders_once_each_with_faults_exits_reconcile_and_close(world
         assert fake.orders_created(order.client_order_id) == 1
         assert order.exchange_order_id == str(fake.order(order.client_order_id)["orderId"])
     assert entries[unconfirmed.id].status is OrderStatus.SKIPPED
-    assert entries[unconfirmed.id].reason == ("live trading is not confirmed for this "
-                                              "exchange account")
+    assert entries[unconfirmed.id].reason == ("skipped: live trading is not confirmed for "
+                                              "this exchange account")
     assert fake.orders_created(entries[unconfirmed.id].client_order_id) == 0
     assert (entries[paper.id].status, entries[paper.id].mode) == (OrderStatus.FILLED, "paper")
 

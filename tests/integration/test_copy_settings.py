@@ -233,7 +233,12 @@ async def test_copy_orders_page_newest_first_with_the_reasons(api: Api,
     assert skipped["reasons"][-1].endswith("max open positions reached (1 of 1)")
     assert skipped["amount"] is None and skipped["providerSlug"] == SLUG
     assert (filled["signalId"], filled["status"]) == (first.id, "FILLED")
-    assert filled["reasons"] and Decimal(filled["amount"]) > 0
+    # The decision line is kept after the fill, the execution outcome follows it.
+    placed, outcome = filled["reasons"]
+    assert placed.startswith(f"placed: market BUY {filled['amount']} BTC/USDT at ~")
+    assert placed.endswith(" USDT, 1x") and outcome == "filled at market (paper)"
+    assert filled["reason"] == f"{placed}; {outcome}" and Decimal(filled["amount"]) > 0
+    assert skipped["reasons"] == ["skipped: max open positions reached (1 of 1)"]
     assert (filled["orderType"], filled["exchange"], filled["mode"], filled["leg"]) == (
         "market", "paper", "paper", "entry")
     assert filled["limitPrice"] is None and filled["stopPrice"] is None

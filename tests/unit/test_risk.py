@@ -19,6 +19,7 @@ from domain.risk import (
     SlippageAction,
     canonical_symbol,
     daily_loss_block,
+    daily_loss_reached,
     exit_amounts,
     ladder_percents,
     leverage_used,
@@ -79,7 +80,7 @@ def test_realized_loss_at_the_limit_skips_until_midnight() -> None:
     reason = daily_loss_block(day("-512.30"), D(5), NOW)
 
     assert reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today), "
-                      "new signals resume at 00:00 UTC")
+                      "new signals resume at 00:00 UTC on 2025-01-18")
 
 
 def test_exactly_at_the_limit_counts_as_reached() -> None:
@@ -90,7 +91,7 @@ def test_unrealized_loss_counts_with_realized() -> None:
     reason = daily_loss_block(day("-300", "-250"), D(5), NOW)
 
     assert reason is not None and "(−550.00 USDT today)" in reason
-    assert "when open positions recover" in reason
+    assert reason.endswith("new signals resume at 00:00 UTC on 2025-01-18")
 
 
 def test_unrealized_profit_offsets_a_realized_loss() -> None:
@@ -111,6 +112,29 @@ def test_day_is_taken_in_utc_whatever_the_clock_zone() -> None:
 
     assert daily_loss_block(day("-900"), D(5), tokyo) is not None
     assert next_midnight(tokyo) == datetime(2025, 1, 18, tzinfo=UTC)
+
+
+def test_once_reached_the_limit_holds_until_midnight_after_a_recovery() -> None:
+    recovered = day("-100", "150")
+
+    assert daily_loss_reached(day("-300", "-250"), D(5), NOW)
+    assert not daily_loss_reached(recovered, D(5), NOW)
+    assert daily_loss_block(recovered, D(5), NOW, hit_on=TODAY) == (
+        "skipped: daily loss limit 5% was reached earlier today, new signals resume at "
+        "00:00 UTC on 2025-01-18")
+    assert daily_loss_block(recovered, D(5), NOW.replace(hour=23, minute=59, second=59),
+                            hit_on=TODAY) is not None
+    assert daily_loss_block(recovered, D(5), datetime(2025, 1, 18, tzinfo=UTC),
+                            hit_on=TODAY) is None
+    assert daily_loss_block(recovered, D(5), NOW, hit_on=date(2025, 1, 16)) is None
+
+
+def test_the_latch_day_is_the_utc_day() -> None:
+    from datetime import timedelta, timezone
+    tokyo_morning = datetime(2025, 1, 18, 8, 0, tzinfo=timezone(timedelta(hours=9)))
+
+    # 08:00 in Tokyo on the 18th is 23:00 UTC on the 17th: yesterday's latch (UTC) holds.
+    assert daily_loss_block(day("0"), D(5), tokyo_morning, hit_on=TODAY) is not None
 
 
 def test_profit_never_blocks_and_a_higher_limit_allows_more_loss() -> None:

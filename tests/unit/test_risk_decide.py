@@ -124,7 +124,20 @@ def test_daily_loss_limit_skips_with_the_amount_and_resume_time() -> None:
     decision = decide(day=day, equity="9487.70")
 
     assert decision.reason == ("skipped: daily loss limit 5% reached (−512.30 USDT today), "
-                               "new signals resume at 00:00 UTC")
+                               "new signals resume at 00:00 UTC on 2025-01-18")
+
+
+def test_a_latched_daily_loss_limit_skips_though_the_loss_recovered() -> None:
+    recovered = DayPnl(date(2025, 1, 17), D("-100"), D("150"), D("10000"))
+    base = decide(day=recovered, equity="9900")
+    latched = decide_copy(LONG, AccountState(D("9900"), 0, recovered,
+                                             loss_limit_hit_on=date(2025, 1, 17)),
+                          CopyLimits(), market_price=INSIDE, now=NOW, market=SPOT,
+                          fill_model=NO_SLIP)
+
+    assert base.placed
+    assert latched.reason == ("skipped: daily loss limit 5% was reached earlier today, new "
+                              "signals resume at 00:00 UTC on 2025-01-18")
 
 
 def test_no_price_and_levels_already_passed_skip() -> None:

@@ -1,0 +1,16 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0002_exchange_billing_linking')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='CopySettings',
+            name='daily_loss_hit_on',
+            field=fields.DateField(null=True),
+        ),
+    ]
