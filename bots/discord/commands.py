@@ -41,6 +41,7 @@ _PRESSES: dict[str, Handler] = {"publish": handlers.press_publish,
                                 "cancel": handlers.press_cancel}
 TOO_SLOW = "⌛ That took too long to open the form; press the button again."
 PROVIDER_HELP = "the provider's slug, as /providers lists it"
+SIGNAL_HELP = "the signal's id (shown when it was published: id N)"
 DEFER_AFTER_S = 2.0  # Discord wants the first answer within 3 s
 
 
@@ -233,20 +234,20 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
         await answer(services, interaction, handlers.start_publish, text)
 
     @tree.command(name="close", description="Close your open signal at the market price")
-    @app_commands.describe(signal="the signal's id", note="a note for subscribers")
+    @app_commands.describe(signal=SIGNAL_HELP, note="a note for subscribers")
     async def close(interaction: discord.Interaction, signal: int,
                     note: str | None = None) -> None:
         await answer(services, interaction, handlers.close_signal, signal, note)
 
     @tree.command(name="movesl", description="Move your signal's stop-loss")
-    @app_commands.describe(signal="the signal's id",
+    @app_commands.describe(signal=SIGNAL_HELP,
                            price="the new stop-loss price, or entry, be or breakeven "
                                  "for break-even")
     async def movesl(interaction: discord.Interaction, signal: int, price: str) -> None:
         await answer(services, interaction, handlers.move_stop, signal, price)
 
     @tree.command(name="cancel", description="Cancel your signal whose entry was not filled")
-    @app_commands.describe(signal="the signal's id", note="a note for subscribers")
+    @app_commands.describe(signal=SIGNAL_HELP, note="a note for subscribers")
     async def cancel(interaction: discord.Interaction, signal: int,
                      note: str | None = None) -> None:
         await answer(services, interaction, handlers.cancel_signal_cmd, signal, note)

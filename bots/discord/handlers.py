@@ -298,7 +298,7 @@ async def close_signal(services: Services, caller: Caller, signal_id: int,
     user = await discord_account(caller.discord_user_id, caller.name)
     event = await chat_publishing.close_at_market(user, signal_id, note or "", services.queue,
                                                   services.bus, services.prices)
-    return replies.signal_changed("closed", signal_id, event.price)
+    return replies.signal_changed("closed", event.signal, event.price)
 
 
 async def move_stop(services: Services, caller: Caller, signal_id: int, price: str) -> Reply:
@@ -310,15 +310,15 @@ async def move_stop(services: Services, caller: Caller, signal_id: int, price: s
     user = await discord_account(caller.discord_user_id, caller.name)
     event = await chat_publishing.move_stop_to(user, signal_id, price, services.queue,
                                                services.bus)
-    return replies.signal_changed("stop moved", signal_id, event.price)
+    return replies.signal_changed("stop moved", event.signal, event.price)
 
 
 async def cancel_signal_cmd(services: Services, caller: Caller, signal_id: int,
                             note: str | None = None) -> Reply:
     """/cancel id [note]: cancel a signal whose entry was not filled yet."""
     user = await discord_account(caller.discord_user_id, caller.name)
-    await cancel_signal(user, signal_id, note or "", services.queue, services.bus)
-    return replies.signal_changed("cancelled", signal_id, None)
+    event = await cancel_signal(user, signal_id, note or "", services.queue, services.bus)
+    return replies.signal_changed("cancelled", event.signal, None)
 
 
 async def press_publish(services: Services, caller: Caller, post_id: int) -> Reply:
@@ -327,8 +327,7 @@ async def press_publish(services: Services, caller: Caller, post_id: int) -> Rep
     market_ts = services.prices.now_ms() if services.prices is not None else 0
     signal, new = await chat_publishing.publish_post(user, post_id, services.queue,
                                                      services.bus, services.prices, market_ts)
-    provider = await signal.provider
-    return replies.published(signal.seq, provider.slug, new)
+    return replies.published(signal, await signal.provider, new)
 
 
 async def press_cancel(services: Services, caller: Caller, post_id: int) -> Reply:

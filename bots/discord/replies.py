@@ -13,7 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from domain.discord_models import DiscordAlert, DiscordRole
-from domain.models import CopySettings, Position, Provider, Subscription, SubscriptionStatus
+from domain.models import (
+    CopySettings,
+    Position,
+    Provider,
+    Signal,
+    Subscription,
+    SubscriptionStatus,
+)
 from domain.portfolio import Mark, PnlSummary, Portfolio
 from domain.publish_form import PAGE_FIELDS
 from integrations.discord_format import SIDE_MARKS, cut, escape_markdown, format_number
@@ -366,20 +373,28 @@ def source_removed() -> Reply:
     return Reply("📭 Posts in this channel are no longer read as signals.")
 
 
-def published(seq: int, slug: str, new: bool) -> Reply:
-    """After the Publish button."""
-    if not new:
-        return Reply(f"ℹ️ Already published as `{slug}` #{seq}.")
-    return Reply(f"📣 Published as `{slug}` #{seq}. Subscribers are being notified.")
+def published(signal: Signal, provider: Provider, new: bool = True, where: str = "") -> Reply:
+    """After Publish (or an auto-published post in channel ``where``): the signal's
+    number, its id and the commands that manage it (they take the id)."""
+    head = ("📣 Published" if new else "ℹ️ Already published") + (
+        f" from <#{where}>" if where else "")
+    told = " Subscribers are being notified." if new else ""
+    return Reply(fit(
+        f"{head}: **{md(provider.name)}** signal #{signal.seq} · {signal.side.value} "
+        f"`{signal.symbol}` (id `{signal.id}`).{told}\nManage it: `/movesl signal:"
+        f"{signal.id} price:<price>` · `/close signal:{signal.id}` · "
+        f"`/cancel signal:{signal.id}`"))
 
 
-def signal_changed(what: str, signal_id: int, price: Any) -> Reply:
-    """After /close, /movesl or /cancel: what happened to which signal, at which price."""
+def signal_changed(what: str, signal: Signal, price: Any) -> Reply:
+    """After /close, /movesl or /cancel: what happened to which signal, at which price
+    (the signal named as everywhere: its number, symbol and id)."""
+    name = f"Signal #{signal.seq} `{signal.symbol}` (id `{signal.id}`)"
     at = "" if price is None else f" at `{format_number(price)}`"
-    text = {"closed": f"🔒 Signal #{signal_id} closed{at}.",
-            "stop moved": f"🔧 Stop-loss of signal #{signal_id} moved to "
+    text = {"closed": f"🔒 {name} closed{at}.",
+            "stop moved": f"🔧 Stop-loss of {name[0].lower()}{name[1:]} moved to "
                           f"`{format_number(price)}`.",
-            "cancelled": f"🚫 Signal #{signal_id} cancelled."}[what]
+            "cancelled": f"🚫 {name} cancelled."}[what]
     return Reply(f"{text} Subscribers are being notified.")
 
 

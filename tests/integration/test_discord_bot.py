@@ -199,8 +199,11 @@ async def test_publish_previews_then_the_button_publishes(bot) -> None:  # noqa:
 
     press = payload("", kind=3, data={"custom_id": publish_id, "component_type": 2})
     done = await run(client, api, press)
-    assert ephemeral(done) and "📣 Published as `bot-free` #1" in done["data"]["content"]
-    assert await Signal.filter(provider__slug="bot-free").count() == 1
+    signal = await Signal.get(provider__slug="bot-free")
+    assert ephemeral(done) and done["data"]["content"] == (
+        f"📣 Published: **Bot Free Signals** signal #1 · BUY `BTC/USDT` (id `{signal.id}`). "
+        f"Subscribers are being notified.\nManage it: `/movesl signal:{signal.id} "
+        f"price:<price>` · `/close signal:{signal.id}` · `/cancel signal:{signal.id}`")
     twice = await run(client, api, payload("", kind=3, data={"custom_id": publish_id,
                                                              "component_type": 2}))
     assert "Already published" in twice["data"]["content"]
@@ -293,12 +296,15 @@ async def test_close_movesl_and_cancel_create_signal_events(bot) -> None:  # noq
     moved = await run(client, api, payload("movesl", [opt("signal", first.id, 4),
                                                       opt("price", str(lower))]))
     assert moved["data"]["content"].startswith(
-        f"🔧 Stop-loss of signal #{first.id} moved to `{format(lower.normalize(), 'f')}`")
+        f"🔧 Stop-loss of signal #1 `BTC/USDT` (id `{first.id}`) moved to "
+        f"`{format(lower.normalize(), 'f')}`")
     cancelled = await run(client, api, payload("cancel", [opt("signal", first.id, 4)]))
-    assert cancelled["data"]["content"].startswith(f"🚫 Signal #{first.id} cancelled")
+    assert cancelled["data"]["content"].startswith(
+        f"🚫 Signal #1 `BTC/USDT` (id `{first.id}`) cancelled")
     closed = await run(client, api, payload("close", [opt("signal", second.id, 4),
                                                       opt("note", "done")]))
-    assert closed["data"]["content"].startswith(f"🔒 Signal #{second.id} closed at `")
+    assert closed["data"]["content"].startswith(
+        f"🔒 Signal #2 `BTC/USDT` (id `{second.id}`) closed at `")
     not_mine = await run(client, api, payload("close", [opt("signal", first.id, 4)],
                                               user_id=BOB))
     assert not_mine["data"]["content"].startswith("⚠️")

@@ -146,8 +146,9 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
                 await task
             Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
             await shutdown(services, close_database=False)
-    assert "📣 Published as `gw-source` #1" in api.callbacks[1]["data"]["content"]
     signal = await Signal.get(provider__slug="gw-source")
+    assert f"📣 Published: **Gateway Source** signal #1 · BUY `BTC/USDT` (id `{signal.id}`)" \
+        in api.callbacks[1]["data"]["content"]
     assert signal.entry_low == candle.close and signal.stop_loss == candle.low
     assert [str(t) for t in signal.targets] == [str(later_high)]  # the edited post
     assert len(api.dms_to(ALICE)) == 2  # "gm everyone" was not a signal: ignored
