@@ -260,14 +260,34 @@ def build_tree(client: discord.Client, services: Services) -> app_commands.Comma
 
 async def forward_post(services: Services, client: discord.Client,
                        post: handlers.ChannelPost) -> None:
-    """Feed a server channel's post to ingestion; DM the provider a draft to confirm."""
+    """Feed a server channel's post to ingestion and DM the provider's owner about it.
+
+    A draft's preview DM is sent once and edited in place (``PATCH
+    channels/{dm}/messages/{id}``) when the post is edited before publication; a preview
+    someone deleted is sent again.
+    """
     try:
         found = await handlers.ingest_channel_post(services, post)
         if found is not None:
-            channel = await client.create_dm(discord.Object(id=found[0]))
-            await channel.send(**message_kwargs(found[1]))
+            await _dm_owner(client, found)
     except Exception:
         log.exception("discord channel post %s could not be ingested", post.message_id)
+
+
+async def _dm_owner(client: discord.Client, dm: handlers.OwnerDm) -> None:
+    kwargs = message_kwargs(dm.reply)
+    draft = dm.draft
+    if draft is not None and draft.preview_chat_id and draft.preview_message_id:
+        channel = client.get_partial_messageable(draft.preview_chat_id,
+                                                 type=discord.ChannelType.private)
+        try:
+            await channel.get_partial_message(draft.preview_message_id).edit(**kwargs)
+            return
+        except discord.NotFound:
+            pass  # the provider deleted the preview: send a new one
+    sent = await (await client.create_dm(discord.Object(id=dm.discord_user_id))).send(**kwargs)
+    if draft is not None:
+        await handlers.remember_preview(draft, sent.channel.id, sent.id)
 
 
 def alerts_group(services: Services) -> app_commands.Group:

@@ -16,7 +16,7 @@ from bots.discord.replies import Reply
 from domain import alerts, chat_publishing, checkout, discord_roles, linking
 from domain.discord_accounts import discord_account
 from domain.errors import InvalidInput
-from domain.linking_models import Platform
+from domain.linking_models import PendingPost, Platform
 from domain.portfolio import load_pnl, load_portfolio
 from domain.providers import get_provider, list_providers
 from domain.publish_form import compose_form
@@ -194,26 +194,47 @@ class ChannelPost:
     edited: bool = False
 
 
-async def ingest_channel_post(services: Services, post: ChannelPost
-                              ) -> tuple[int, Reply] | None:
+@dataclass(frozen=True)
+class OwnerDm:
+    """A DM for a provider's owner about one channel post. ``draft`` is set for a draft
+    preview: its ``preview_chat_id``/``preview_message_id``, once recorded with
+    ``remember_preview``, locate the DM to edit in place when the post is edited."""
+
+    discord_user_id: int
+    reply: Reply
+    draft: PendingPost | None = None
+
+
+async def ingest_channel_post(services: Services, post: ChannelPost) -> OwnerDm | None:
     """Feed a channel post to ``chat_publishing.ingest_post``.
 
-    Returns (Discord user id of the provider's owner, the DM to send them) when a draft
-    awaits their confirmation or a fix, None otherwise (published, applied, ignored, or
-    an owner without a linked Discord account).
+    Returns the DM for the provider's owner: the draft's preview when it awaits their
+    confirmation or a fix, the confirmation (with the signal's id) when it was published
+    at once (mode auto). None otherwise (applied, ignored, or an owner without a linked
+    Discord account).
     """
     market_ts = services.prices.now_ms() if services.prices is not None else 0
     result = await chat_publishing.ingest_post(
         Platform.DISCORD, post.channel_id, post.message_id, post.text, services.queue,
         services.bus, prices=services.prices, edited=post.edited,
         reply_to_message_id=post.reply_to_message_id, market_ts=market_ts)
-    if result.action not in ("queued", "incomplete") or result.preview is None \
-            or result.source is None:
+    if result.source is None or result.preview is None:
         return None
     owner_discord = result.source.provider.owner.discord_user_id  # loaded by ingest_post
     if owner_discord is None:
         return None
-    return owner_discord, preview_reply(result.preview, from_channel=post.channel_id)
+    if result.action == "published" and result.signal is not None:
+        return OwnerDm(owner_discord, replies.published(
+            result.signal, result.source.provider, where=str(post.channel_id)))
+    if result.action not in ("queued", "incomplete"):
+        return None
+    return OwnerDm(owner_discord, preview_reply(result.preview, from_channel=post.channel_id),
+                   result.preview.post)
+
+
+async def remember_preview(draft: PendingPost, channel_id: int, message_id: int) -> None:
+    """Record the DM holding ``draft``'s preview (edited in place on the next re-parse)."""
+    await chat_publishing.set_preview_location(draft, channel_id, message_id)
 
 
 async def start_publish(services: Services, caller: Caller, text: str | None = None

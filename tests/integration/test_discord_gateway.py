@@ -129,8 +129,12 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
                                     4002)
             edited["edited_timestamp"] = datetime.now(UTC).isoformat()
             await api.dispatch("MESSAGE_UPDATE", edited)  # fixed before publishing
-            await wait_until(lambda: len(api.dms_to(ALICE)) == 2)
-            dm = api.dms_to(ALICE)[1]
+            await wait_until(lambda: api.calls_to("edit_message"))
+            [patch] = api.calls_to("edit_message")
+            dm_channel = api.dm_channels[ALICE]
+            assert patch.path == f"/api/v10/channels/{dm_channel}/messages/{dm['id']}"
+            [dm] = api.dms_to(ALICE)  # the same DM, edited in place
+            assert dm["edited_timestamp"] is not None
             targets = {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}["Targets"]
             assert targets == f"TP1 {format(later_high.normalize(), 'f')}"
             publish = dm["components"][0]["components"][0]
@@ -151,4 +155,47 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
         in api.callbacks[1]["data"]["content"]
     assert signal.entry_low == candle.close and signal.stop_loss == candle.low
     assert [str(t) for t in signal.targets] == [str(later_high)]  # the edited post
-    assert len(api.dms_to(ALICE)) == 2  # "gm everyone" was not a signal: ignored
+    assert len(api.dms_to(ALICE)) == 1  # "gm everyone" was not a signal: ignored
+
+
+async def test_auto_mode_channel_posts_publish_at_once(clean_db, settings
+                                                       ) -> None:  # noqa: ANN001
+    owner = await users.create_user("auto-owner", Role.PROVIDER)
+    owner.discord_user_id = ALICE
+    await owner.save()
+    await create_provider(owner, "gw-auto", "Gateway Auto", monthly_price="0")
+    candle = CANDLES[2500]  # entry its close, TP1 its high, SL its low
+    signal_post = (f"#BTC/USDT LONG\nEntry: {candle.close}\nTP1: {candle.high}\n"
+                   f"SL: {candle.low}")
+    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    async with FakeDiscordApi(token=TOKEN) as api:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(api.gateway_url)
+        configured = settings.model_copy(update={"discord_bot_token": TOKEN,
+                                                 "discord_api_base": api.api_base,
+                                                 "discord_read_channels": True})
+        prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=candle.close_ts)
+        services = await bootstrap(configured, prices=prices, init_database=False)
+        task = asyncio.create_task(run_bot(configured, services))
+        try:
+            await asyncio.wait_for(api.identified.wait(), timeout=20)
+            await api.dispatch("INTERACTION_CREATE", payload(
+                "source", [{"type": 1, "name": "add", "options": [
+                    opt("provider", "gw-auto"), opt("mode", "auto")]}],
+                permissions=MANAGE_GUILD))
+            await wait_until(lambda: api.callbacks)
+            assert "published at once" in api.callbacks[0]["data"]["content"]
+
+            await api.dispatch("MESSAGE_CREATE", message_create(signal_post, 4101))
+            await wait_until(lambda: api.dms_to(ALICE))
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+            await shutdown(services, close_database=False)
+    signal = await Signal.get(provider__slug="gw-auto")
+    assert (signal.seq, signal.entry_low, signal.stop_loss) == (1, candle.close, candle.low)
+    [dm] = api.dms_to(ALICE)  # told, with the id the manage commands take; no buttons
+    assert dm["content"].startswith(f"📣 Published from <#{CHANNEL}>: **Gateway Auto** "
+                                    f"signal #1 · BUY `BTC/USDT` (id `{signal.id}`).")
+    assert f"`/close signal:{signal.id}`" in dm["content"] and not dm["components"]
