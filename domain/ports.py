@@ -86,6 +86,8 @@ class OrderRequest:
     ``side`` is ccxt's ``"buy"``/``"sell"``; ``type`` is ``"market"``, ``"limit"`` or
     ``"stop_market"`` (``stop_price`` set). Amount in base currency (contracts on
     derivatives); prices in quote currency. ``reduce_only`` for exits on derivatives.
+    ``leverage`` (a whole multiple, e.g. 5 = 5x) is set on the symbol before an entry on
+    a linear perpetual is sent; None leaves the account's leverage as it is (spot, exits).
     """
 
     symbol: str
@@ -96,6 +98,7 @@ class OrderRequest:
     price: Decimal | None = None
     stop_price: Decimal | None = None
     reduce_only: bool = False
+    leverage: int | None = None
 
 
 @dataclass(frozen=True)

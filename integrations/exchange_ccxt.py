@@ -8,11 +8,18 @@ and ``make_exchange``; ``integrations.exchange_pool.GatewayPool`` keeps one per 
 
 Errors (``domain.errors``): ccxt ``RateLimitExceeded``/``DDoSProtection`` and
 ``OnMaintenance`` -> ``RetryableError`` (``retry_after`` from a 429's Retry-After);
-any other ``NetworkError`` (timeout, dropped connection, 5xx) from ``create_order`` ->
+any other ``NetworkError`` (timeout, dropped connection, 5xx) from sending an order ->
 ``OrderStatusUnknown`` (the order may exist: look it up by client id), elsewhere
 ``RetryableError``; ``AuthenticationError``/``PermissionDenied`` ->
 ``CredentialsRejected``; every other ccxt error -> ``PermanentError`` with the
 exchange's message. Messages never contain credentials or signed query strings.
+
+Leverage: an entry on a linear perpetual whose request carries ``leverage`` first sets
+that leverage on the symbol (ccxt ``set_leverage``; binance ``POST /fapi/v1/leverage``),
+once per (gateway = account, symbol, leverage): the gateway remembers what it set and
+holds a per-symbol lock from the change to the order's answer, so two entries of one
+account never race each other's leverage. A refusal is a ``PermanentError`` with the
+exchange's message; the order is then not sent.
 
 Every request first takes a slot of the shared Redis rate limiter for (exchange,
 account) when the pool has Redis. ccxt logs request headers (the API key) at DEBUG:
@@ -178,6 +185,8 @@ class CcxtGateway:
         self._account_key = account_key
         self._stop_limit_offset = stop_limit_offset
         self._markets_lock = asyncio.Lock()
+        self._leverage: dict[str, int] = {}  # symbol -> leverage this gateway set
+        self._leverage_locks: dict[str, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
         return f"CcxtGateway({self.spec.exchange_id}, {self.spec.market_type})"
@@ -225,12 +234,22 @@ class CcxtGateway:
         """Send one order with ``request.client_order_id``; a duplicate returns the order
         already placed under that id.
 
-        Raises ``InvalidInput`` (not listed / unsupported stop), ``RetryableError``,
-        ``OrderStatusUnknown`` (sent, no answer: look it up), ``CredentialsRejected``,
-        ``PermanentError``.
+        A linear entry with ``request.leverage`` sets that leverage first (module doc).
+        Raises ``InvalidInput`` (not listed / unsupported stop / bad leverage),
+        ``RetryableError``, ``OrderStatusUnknown`` (sent, no answer: look it up),
+        ``CredentialsRejected``, ``PermanentError`` (also: leverage refused).
         """
         rules = await self.market(request.symbol)
         kind, price, params = self._order_shape(request, rules)
+        if request.leverage is None or request.reduce_only or not rules.linear:
+            return await self._send(request, kind, price, params)
+        lock = self._leverage_locks.setdefault(request.symbol, asyncio.Lock())
+        async with lock:
+            await self._ensure_leverage(request.symbol, request.leverage)
+            return await self._send(request, kind, price, params)
+
+    async def _send(self, request: OrderRequest, kind: str, price: float | None,
+                    params: dict[str, Any]) -> OrderAck:
         amount = float(request.amount)
         try:
             await self._throttle()
@@ -246,6 +265,23 @@ class CcxtGateway:
                     return existing
             raise await self._fail(exc, "create_order") from exc
         return self._ack(raw, request)
+
+    async def _ensure_leverage(self, symbol: str, leverage: int) -> None:
+        """Set ``leverage`` on ``symbol`` unless this gateway already did."""
+        if self._leverage.get(symbol) == leverage:
+            return
+        if not 1 <= leverage <= 125:
+            raise InvalidInput("leverage", f"leverage must be 1-125x, got {leverage}")
+        if not self.exchange.has.get("setLeverage"):
+            raise PermanentError(f"{self.spec.exchange_id} cannot set the leverage through "
+                                 f"ccxt: set {leverage}x for {symbol} on the exchange")
+        try:
+            await self._throttle()
+            await self.exchange.set_leverage(leverage, symbol)
+        except ccxt_async.BaseError as exc:
+            if not _is_unchanged(exc):
+                raise await self._fail(exc, f"set_leverage {leverage}x {symbol}") from exc
+        self._leverage[symbol] = leverage
 
     async def fetch_order_by_client_id(self, symbol: str,
                                        client_order_id: str) -> OrderAck | None:
@@ -453,6 +489,12 @@ def _is_duplicate(exc: BaseException) -> bool:
     text = str(exc)
     return (isinstance(exc, ccxt_async.DuplicateOrderId) or "Duplicate order sent" in text
             or "-4116" in text or "ClientOrderId is duplicated" in text)
+
+
+def _is_unchanged(exc: BaseException) -> bool:
+    """A leverage change refused because it is already set (bybit 110043 "leverage not
+    modified"): the leverage is what was asked."""
+    return "110043" in str(exc) or "not modified" in str(exc).lower()
 
 
 def rules_of(market: dict[str, Any], precision_mode: int = TICK_SIZE) -> MarketRules:

@@ -39,7 +39,15 @@ What it speaks (paths, parameters, response and error bodies as Binance's docs):
   real candle in ``signalhub/data`` (``set_price`` or ``set_price_from_candle`` to move
   it; never an invented number), with the taker commission (spot 0.1% in the asset
   received, as Binance charges without BNB; futures 0.04% of the quote notional, not
-  reported in the order response, as on Binance). Futures leverage is 20x.
+  reported in the order response, as on Binance).
+- Futures leverage: ``POST /fapi/v1/leverage`` (``symbol``, ``leverage``) answers
+  ``{"leverage", "maxNotionalValue", "symbol"}`` and sets the account's leverage of the
+  symbol (Binance's default initial leverage, 20x, until then); a leverage outside
+  1..``max_leverage[symbol]`` (125 unless a test lowers it, as Binance does for some
+  accounts and symbols) is -4028 "Leverage N is not valid", a non-integer -1100. Margin
+  checks and positionRisk use the symbol's leverage; ``leverage_calls`` records every
+  accepted change and ``order_leverage[client id]`` the leverage a futures order was
+  checked at.
 
 Faults (``fail_next(kind, n, endpoint="order"|"any")``):
 
@@ -92,7 +100,9 @@ from tests.fakes.binance_markets import (
 DATA = Path(__file__).resolve().parents[2] / "signalhub" / "data"
 SPOT_TAKER = Decimal("0.001")
 FUTURES_TAKER = Decimal("0.0004")
-LEVERAGE = Decimal(20)
+DEFAULT_LEVERAGE = 20  # Binance's initial leverage of a symbol never set
+MAX_LEVERAGE = 125
+MAX_NOTIONAL = "1000000"  # maxNotionalValue of Binance's documented example answer
 FAULT_KINDS = ("rate_limit", "maintenance", "backend_timeout", "insufficient_balance",
                "timeout_after_accept", "drop_after_accept")
 ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder"})
@@ -118,6 +128,7 @@ class FakeAccount:
     spot_locked: dict[str, Decimal] = field(default_factory=dict)
     futures_wallet: Decimal = Decimal(0)
     positions: dict[str, Decimal] = field(default_factory=dict)  # futures symbol -> qty
+    leverage: dict[str, int] = field(default_factory=dict)  # futures symbol -> x
     enable_withdrawals: bool = False
     orders: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -158,6 +169,9 @@ class FakeBinance:
                                            for s in SPOT_SYMBOLS}
         self.requests: Counter[tuple[str, str]] = Counter()
         self.order_posts: Counter[str] = Counter()
+        self.max_leverage: dict[str, int] = {s["symbol"]: MAX_LEVERAGE for s in FUTURES_SYMBOLS}
+        self.leverage_calls: list[tuple[str, str, int]] = []  # (api key, symbol, leverage)
+        self.order_leverage: dict[str, int] = {}  # futures client id -> leverage checked at
         self.faults: deque[Fault] = deque()
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -551,6 +565,8 @@ class FakeBinance:
         price = self._limit_price(params, filters, kind == "LIMIT")
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
         self._check_futures(account, symbol, side, qty, price, filters, reduce_only)
+        if not reduce_only:
+            self.order_leverage[client_id] = account.leverage.get(symbol, DEFAULT_LEVERAGE)
         status, executed = ("FILLED", qty) if kind == "MARKET" else ("NEW", Decimal(0))
         fill_price = self.prices[symbol] if kind == "MARKET" else Decimal(0)
         order = self._futures_order(symbol, client_id, side, kind, qty, price or Decimal(0),
@@ -573,13 +589,27 @@ class FakeBinance:
         if notional < minimum:
             raise BinanceError(400, -4164, f"Order's notional must be no smaller than "
                                            f"{minimum} (unless you choose reduce only).")
-        if notional / LEVERAGE > self._available_margin(account):
+        if notional / account.leverage.get(symbol, DEFAULT_LEVERAGE) > self._available_margin(
+                account):
             raise BinanceError(400, -2019, "Margin is insufficient.")
 
     def _available_margin(self, account: FakeAccount) -> Decimal:
-        used = sum((abs(q) * self.prices[s] / LEVERAGE for s, q in account.positions.items()),
-                   Decimal(0))
+        used = sum((abs(q) * self.prices[s] / account.leverage.get(s, DEFAULT_LEVERAGE)
+                    for s, q in account.positions.items()), Decimal(0))
         return account.futures_wallet - used
+
+    def _set_leverage(self, account: FakeAccount, params: dict[str, str]) -> Any:
+        symbol, _ = self._symbol(params, self._futures)
+        raw = params.get("leverage", "")
+        if not re.fullmatch(r"[0-9]{1,20}", raw):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'leverage'; "
+                                           "legal range is '^[0-9]{1,20}$'.")
+        leverage = int(raw)
+        if not 1 <= leverage <= self.max_leverage[symbol]:
+            raise BinanceError(400, -4028, f"Leverage {leverage} is not valid")
+        account.leverage[symbol] = leverage
+        self.leverage_calls.append((account.api_key, symbol, leverage))
+        return {"leverage": leverage, "maxNotionalValue": MAX_NOTIONAL, "symbol": symbol}
 
     def _apply_futures_fill(self, account: FakeAccount, symbol: str, side: str, qty: Decimal,
                             price: Decimal) -> None:
@@ -702,7 +732,8 @@ class FakeBinance:
         return [{"symbol": s, "positionSide": "BOTH", "positionAmt": _fmt(q),
                  "entryPrice": _fmt(self.prices[s]), "markPrice": _fmt(self.prices[s]),
                  "unRealizedProfit": "0", "notional": _fmt(q * self.prices[s]),
-                 "leverage": str(LEVERAGE), "marginType": "cross", "isolatedMargin": "0",
+                 "leverage": str(account.leverage.get(s, DEFAULT_LEVERAGE)),
+                 "marginType": "cross", "isolatedMargin": "0",
                  "liquidationPrice": "0", "updateTime": _now()}
                 for s, q in account.positions.items() if q != 0]
 
@@ -837,6 +868,7 @@ _ROUTES: dict[tuple[str, str], tuple[Any, bool]] = {
     ("GET", "/fapi/v1/order"): (FakeBinance._futures_get_order, True),
     ("DELETE", "/fapi/v1/order"): (FakeBinance._futures_cancel, True),
     ("GET", "/fapi/v1/openOrders"): (FakeBinance._futures_open_orders, True),
+    ("POST", "/fapi/v1/leverage"): (FakeBinance._set_leverage, True),
     ("POST", "/fapi/v1/algoOrder"): (FakeBinance._algo_new_order, True),
     ("GET", "/fapi/v1/algoOrder"): (FakeBinance._algo_get_order, True),
     ("DELETE", "/fapi/v1/algoOrder"): (FakeBinance._algo_cancel, True),

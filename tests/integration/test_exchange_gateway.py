@@ -111,6 +111,48 @@ async def test_futures_stop_loss_is_a_reduce_only_stop_market_algo_order(
     await gateway.close()
 
 
+async def test_linear_entry_sets_its_leverage_once_before_the_order(
+        fake_binance: FakeBinance) -> None:
+    gateway = await gateway_for(fake_binance, "linear")
+    # 0.2 BTC at the last real close (~67k) is ~13.4k USDT: more than the 10k wallet at
+    # 1x, within it at 2x.
+    with pytest.raises(PermanentError, match="Margin is insufficient"):
+        await gateway.create_order(OrderRequest(BTC_PERP, "buy", "market", Decimal("0.2"),
+                                                "sh20u1entry", leverage=1))
+    assert fake_binance.leverage_calls == [(API_KEY, "BTCUSDT", 1)]
+    await gateway.create_order(OrderRequest(BTC_PERP, "buy", "market", Decimal("0.2"),
+                                            "sh21u1entry", leverage=2))
+    assert fake_binance.order_leverage["sh21u1entry"] == 2
+    await gateway.create_order(OrderRequest(BTC_PERP, "buy", "market", Decimal("0.01"),
+                                            "sh22u1entry", leverage=2))
+    await gateway.create_order(OrderRequest(BTC_PERP, "sell", "market", Decimal("0.01"),
+                                            "sh22u1close", reduce_only=True, leverage=9))
+    # Set once per (account, symbol, leverage); exits never change it.
+    assert fake_binance.leverage_calls == [(API_KEY, "BTCUSDT", 1), (API_KEY, "BTCUSDT", 2)]
+    [risk] = await gateway.exchange.fapiPrivateV3GetPositionRisk({"symbol": "BTCUSDT"})
+    assert (risk["leverage"], risk["positionAmt"]) == ("2", "0.2")
+    await gateway.close()
+
+
+async def test_refused_leverage_fails_the_order_with_the_exchange_message(
+        fake_binance: FakeBinance) -> None:
+    fake_binance.max_leverage["BTCUSDT"] = 50  # as Binance caps some accounts
+    gateway = await gateway_for(fake_binance, "linear")
+    with pytest.raises(PermanentError, match="Leverage 75 is not valid"):
+        await gateway.create_order(OrderRequest(BTC_PERP, "buy", "market", Decimal("0.01"),
+                                                "sh23u1entry", leverage=75))
+    with pytest.raises(InvalidInput, match="1-125x"):
+        await gateway.create_order(OrderRequest(BTC_PERP, "buy", "market", Decimal("0.01"),
+                                                "sh23u1entry", leverage=200))
+    assert fake_binance.leverage_calls == [] and fake_binance.orders_created("sh23u1entry") == 0
+    spot = await gateway_for(fake_binance)  # spot ignores leverage: nothing to set
+    await spot.create_order(OrderRequest(BTC, "buy", "market", Decimal("0.001"),
+                                         "sh24u1entry", leverage=5))
+    assert fake_binance.leverage_calls == [] and fake_binance.orders_created("sh24u1entry") == 1
+    await gateway.close()
+    await spot.close()
+
+
 async def test_spot_stop_loss_is_a_stop_loss_limit_order_below_the_trigger(
         fake_binance: FakeBinance) -> None:
     gateway = await gateway_for(fake_binance)
