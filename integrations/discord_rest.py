@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 import discord
 from discord.http import HTTPClient, Route, handle_message_parameters
+from discord.utils import MISSING
 
 from domain.errors import (
     ExternalServiceError,
@@ -117,14 +118,17 @@ class DiscordRest:
         return self._dm_channels[user_id]
 
     async def send_dm(self, user_id: int, content: str | None = None,
-                      embed: dict[str, Any] | None = None, nonce: str | None = None) -> int:
+                      embed: dict[str, Any] | None = None, nonce: str | None = None,
+                      silent: bool = False) -> int:
         """Send a direct message to Discord user ``user_id``; returns the message id.
 
-        ``nonce`` as in ``send_embed``. Raises ``RecipientUnreachable`` when the user does
-        not accept DMs from the bot (no shared server, DMs closed, bot blocked).
+        ``nonce`` as in ``send_embed``. ``silent`` sends it with Discord's
+        SUPPRESS_NOTIFICATIONS flag (1 << 12: delivered without a push or sound; quiet
+        hours). Raises ``RecipientUnreachable`` when the user does not accept DMs from
+        the bot (no shared server, DMs closed, bot blocked).
         """
         channel = await self.dm_channel(user_id)
-        params = _params(embed, content, nonce)
+        params = _params(embed, content, nonce, silent)
         message = await _call(self.http.send_message(channel, params=params))
         return int(message["id"])
 
@@ -146,11 +150,12 @@ class DiscordRest:
         await self.http.close()
 
 
-def _params(embed: dict[str, Any] | None, content: str | None, nonce: str | None = None
-            ) -> Any:
+def _params(embed: dict[str, Any] | None, content: str | None, nonce: str | None = None,
+            silent: bool = False) -> Any:
     embeds = [discord.Embed.from_dict(embed)] if embed else []
+    flags = discord.MessageFlags(suppress_notifications=True) if silent else MISSING
     return handle_message_parameters(content=content, embeds=embeds, nonce=nonce,
-                                     allowed_mentions=_NO_MENTIONS)
+                                     allowed_mentions=_NO_MENTIONS, flags=flags)
 
 
 async def _call(coro: Any) -> Any:

@@ -42,6 +42,7 @@ from domain.models import (
     SignalEvent,
     SignalState,
 )
+from domain.notifications import silent_now
 from integrations.discord_format import event_content, notice_content, signal_embed
 from integrations.discord_rest import DiscordRest, MessageGone
 from integrations.ratelimit import RedisRateLimiter
@@ -208,9 +209,10 @@ async def disable_and_tell(d: WorkerDeps, rest: DiscordRest, alert_id: int,
 async def deliver_discord(d: WorkerDeps, delivery: Delivery) -> str:
     """Send one ``discord`` Delivery (user loaded) as a DM; returns the final status value.
 
-    Waits out ``RetryableError`` up to ``d.max_send_attempts`` times, then FAILED; a
-    user who does not accept DMs makes it UNREACHABLE. Without a bot token it stays
-    PENDING (returns "pending").
+    Sent silently (``SUPPRESS_NOTIFICATIONS``) during the user's quiet hours, as
+    Telegram messages are. Waits out ``RetryableError`` up to ``d.max_send_attempts``
+    times, then FAILED; a user who does not accept DMs makes it UNREACHABLE. Without a
+    bot token it stays PENDING (returns "pending").
     """
     rest = await discord_rest(d)
     if rest is None:
@@ -219,10 +221,12 @@ async def deliver_discord(d: WorkerDeps, delivery: Delivery) -> str:
     if user_id is None:
         return await _finish(delivery, DeliveryStatus.UNREACHABLE, "no linked Discord account")
     content, embed = await _dm_payload(delivery)
+    silent = await silent_now(delivery.user.id)  # quiet hours: no push, no sound
     for attempt in range(1, d.max_send_attempts + 1):
         await discord_limiter(d).acquire(user_id)
         try:
-            await rest.send_dm(user_id, content, embed, nonce=f"shd{delivery.id}")
+            await rest.send_dm(user_id, content, embed, nonce=f"shd{delivery.id}",
+                               silent=silent)
         except RetryableError as exc:
             delivery.error = exc.message
             await asyncio.sleep(exc.retry_after or min(2.0 ** attempt, 30.0))
