@@ -105,7 +105,7 @@ async def test_each_follower_gets_only_its_own_trade_events(services: Services,
         "at": ""}
     assert filled["at"].endswith("+00:00")
     assert (skipped["kind"], skipped["status"], skipped["reason"]) == (
-        "ORDER_SKIPPED", "SKIPPED", "copy trading was switched off")
+        "ORDER_SKIPPED", "SKIPPED", "skipped: copy trading was switched off")
     assert skipped["orderId"] != order.id
 
 
