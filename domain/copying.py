@@ -396,7 +396,8 @@ class CopyEngine:
             await save_rows(pending, [
                 "status", "reason", "claimed_by", "sent_at", "mode", "exchange",
                 "exchange_account_id", "amount", "price", "notional", "fee", "fee_rate",
-                "slippage_rate", "order_type", "limit_price", "attempts", "updated_at"])
+                "slippage_rate", "order_type", "limit_price", "leverage", "attempts",
+                "updated_at"])
         for order in later:
             retries.append(Retry(order.id, order.attempts,
                                        backoff_s(order.attempts)))
@@ -439,6 +440,7 @@ class CopyEngine:
         order.notional = decision.notional
         order.order_type = decision.order_type.value
         order.limit_price = decision.limit_price
+        order.leverage = decision.leverage  # set on the exchange before a linear entry
         if not route.live:
             order.fee_rate = self.fill_model.fee_rate
             order.slippage_rate = self.fill_model.slippage_rate
@@ -512,7 +514,8 @@ class CopyEngine:
                             amount=Decimal(order.amount or 0),
                             client_order_id=order.client_order_id,
                             price=order.limit_price, stop_price=order.stop_price,
-                            reduce_only=order.leg != ENTRY)
+                            reduce_only=order.leg != ENTRY,
+                            leverage=order.leverage if order.leg == ENTRY else None)
 
     async def apply_acks(self, pairs: list[tuple[CopyOrder, OrderAck]]) -> ShardResult:
         """Apply the exchange's later view of open orders (reconciliation, paper fills of

@@ -297,6 +297,7 @@ class CopyOrder(Model):
     order_type = fields.CharField(max_length=16, default="market", db_default="market")
     limit_price = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     stop_price = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
+    leverage = fields.IntField(null=True)  # the decision's (entries; set on linear markets)
     filled = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     exchange = fields.CharField(max_length=32, default="paper", db_default="paper")
     exchange_account_id = fields.IntField(null=True)

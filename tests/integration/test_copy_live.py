@@ -10,14 +10,12 @@ fake Bot API. Prices are the last real BTC/USDT candle (the fake's default price
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from domain import users
-from domain.exchange_models import ExchangeAccount, MarketType, TradingMode
 from domain.models import (
     CopyOrder,
     OrderStatus,
@@ -33,17 +31,13 @@ from domain.signals import make_draft
 from domain.subscriptions import set_copy_trading, subscribe
 from integrations.prices import ReplayPriceSource
 from integrations.secrets import ExchangeCredentials, SecretBox
-from integrations.telegram import TelegramSender, make_bot
-from signalhub.bootstrap import bootstrap, shutdown
 from tests.fakes.binance_api import FakeBinance
-from tests.fakes.telegram_api import FakeTelegramApi
+from tests.support import live_copy
 from tests.support.exchange import gateway_for
+from tests.support.live_copy import job_ctx, live_key, live_world, run_worker
 from tests.support.setups import BTC_1H, btc_candles
-from workers.context import WorkerDeps
 from workers.copy_jobs import apply_provider_event, reconcile_copy_orders
-from workers.settings import make_worker
 
-TOKEN = "123456:TEST-token-abcdefghijklmnop"
 CANDLES = btc_candles()
 NOW = CANDLES[-1]
 SLUG = "live-copy"
@@ -52,49 +46,22 @@ STOP = max(c.low for c in CANDLES[-300:-1] if c.low < NOW.close * Decimal("0.98"
 TARGETS = sorted({c.high for c in CANDLES[-300:-1] if c.high > NOW.close * Decimal("1.01")})[:2]
 
 
-def _key(i: int) -> tuple[str, str]:
-    return f"LiveKey{i:057d}", f"LiveSecret{i:054d}"
-
-
 async def live_follower(i: int, box: SecretBox, fake: FakeBinance, *, confirmed: bool = True,
                         usdt: str = "10000") -> User:
-    """A Telegram user (chat 4000+i) following ``SLUG`` with a live binance spot account
-    on the fake (``usdt`` USDT), its credentials sealed under ``box``."""
-    user = await users.telegram_user(4000 + i, 4000 + i, f"live{i}")
-    await subscribe(user, SLUG)
-    await set_copy_trading(user, SLUG, True)
-    key, secret = _key(i)
-    fake.add_account(key, secret, spot={"USDT": usdt})
-    sealed = box.encrypt(ExchangeCredentials(key, secret), user.id)
-    await ExchangeAccount.create(
-        user=user, exchange_id="binance", market_type=MarketType.SPOT,
-        api_base_url=fake.base_url, mode=TradingMode.LIVE, api_key_hint=key[-4:],
-        live_confirmed_at=datetime.now(UTC) if confirmed else None,
-        credentials_ciphertext=sealed.ciphertext, credentials_nonce=sealed.nonce,
-        credentials_key_id=sealed.key_id)
-    return user
+    """Follower ``i`` of ``SLUG`` with a live binance spot account on the fake."""
+    return await live_copy.live_follower(i, box, fake, SLUG, confirmed=confirmed, usdt=usdt)
 
 
 @pytest.fixture
 async def world(clean_db, settings, redis):  # noqa: ANN001
-    """Services (replay at the last real candle, exchange limits lifted for the fake),
-    a started fake Binance (orders time out after 1 s), a fake Bot API."""
-    settings = settings.model_copy(update={"exchange_rate": 10_000.0,
-                                           "exchange_account_rate": 1_000.0,
-                                           "exchange_timeout_ms": 1_000})
+    """``live_world`` on a replay held at the last real BTC/USDT candle."""
     prices = ReplayPriceSource([BTC_1H], speed=None, start_ms=NOW.close_ts)
-    services = await bootstrap(settings, prices=prices, init_database=False)
-    async with FakeBinance(hang_s=2.0) as fake, FakeTelegramApi() as api:
-        sender = TelegramSender(make_bot(TOKEN, api.base_url))
-        yield services, fake, api, sender, SecretBox(settings.signalhub_secret_key)
-        await sender.aclose()
-    await shutdown(services, close_database=False)
+    async with live_world(settings, prices) as world:
+        yield world
 
 
 async def _run_worker(services: Any, sender: Any) -> None:
-    worker = make_worker(services, burst=True, sender=sender, poll_delay=0.01)
-    await worker.main()
-    await worker.close()
+    await run_worker(services, sender)
 
 
 async def _publish(services: Any, owner: User) -> Any:
@@ -156,12 +123,12 @@ async def test_live_orders_once_each_with_faults_exits_reconcile_and_close(world
     # exchange's website would); reconciliation notices.
     victim = await CopyOrder.get(user_id=positions[0].user_id, leg="tp2")
     index = next(i for i, u in enumerate(live) if u.id == victim.user_id)
-    outside = await gateway_for(fake, credentials=ExchangeCredentials(*_key(index)))
+    outside = await gateway_for(fake, credentials=ExchangeCredentials(*live_key(index)))
     try:
         assert (await outside.cancel_order("BTC/USDT", victim.client_order_id)) is not None
     finally:
         await outside.close()
-    ctx = {"deps": WorkerDeps(services, sender, None)}
+    ctx = job_ctx(services, sender)
     assert (await reconcile_copy_orders(ctx))["updated"] == 1
     await victim.refresh_from_db()
     assert victim.status is OrderStatus.CANCELLED
