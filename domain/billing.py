@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.billing_models import ConnectAccount, LedgerEntry, SubscriptionTransition
-from domain.models import Delivery, Provider, Subscription, SubscriptionStatus, User
+from domain.models import CopySettings, Delivery, Provider, Subscription, SubscriptionStatus, User
 
 S = SubscriptionStatus
 RANK = {S.PENDING_PAYMENT: 0, S.TRIALING: 1, S.ACTIVE: 2, S.PAUSED: 3, S.PAST_DUE: 4,
@@ -161,16 +161,46 @@ class Applied:
 # --- applying states ---------------------------------------------------------------
 
 
+def access_ended(status: SubscriptionStatus, cancel_at_period_end: bool) -> bool:
+    """True for the states that end a subscription's access for good or until the user
+    acts: EXPIRED, CANCELLED at once, PAUSED, PENDING_PAYMENT (PAST_DUE in grace and
+    CANCELLED at period end still run)."""
+    if status is S.CANCELLED:
+        return not cancel_at_period_end
+    return status in (S.EXPIRED, S.PAUSED, S.PENDING_PAYMENT)
+
+
+async def stop_copying(sub: Subscription) -> int:
+    """Switch copy trading of ``sub`` off; how many settings rows changed (0 or 1).
+    Resuming or re-subscribing never switches it back on: the user does."""
+    return await CopySettings.filter(subscription_id=sub.id, enabled=True).update(enabled=False)
+
+
 async def record_transition(sub: Subscription, to: SubscriptionStatus, cause: str,
-                            at: datetime, note: str = "") -> SubscriptionTransition | None:
-    """Set ``sub.status`` to ``to`` and store the transition row (not ``sub`` itself);
-    None if the status is already ``to``."""
-    if sub.status is to:
+                            at: datetime, note: str = "",
+                            cancel_at_period_end: bool | None = None
+                            ) -> SubscriptionTransition | None:
+    """Set ``sub.status`` to ``to`` (and ``cancel_at_period_end`` when given) and store
+    the transition row (not ``sub`` itself); None if nothing changed.
+
+    A CANCELLED subscription whose cancellation moves from the period end to now is a
+    transition too (CANCELLED -> CANCELLED, note ``at once``). Every path that changes a
+    status comes here, so this is where copy trading switches off when the new state
+    ends access (``access_ended``).
+    """
+    at_end = sub.cancel_at_period_end if cancel_at_period_end is None else cancel_at_period_end
+    ends_now = (sub.status is S.CANCELLED and to is S.CANCELLED and sub.cancel_at_period_end
+                and not at_end)
+    sub.cancel_at_period_end = at_end
+    if sub.status is to and not ends_now:
         return None
     row = await SubscriptionTransition.create(subscription=sub, from_status=sub.status.value,
                                               to_status=to.value, cause=cause[:128],
-                                              note=note, at=at)
+                                              note=note or ("at once" if ends_now else ""),
+                                              at=at)
     sub.status = to
+    if access_ended(to, at_end):
+        await stop_copying(sub)
     return row
 
 
@@ -201,8 +231,8 @@ async def apply_state(sub: Subscription, state: StripeState,
     if new_version > sub.stripe_version:
         sub.stripe_version = new_version
         row = await record_transition(sub, state.status, state.cause,
-                                      timestamp(state.created) or datetime.now(UTC))
-        sub.cancel_at_period_end = state.cancel_at_period_end
+                                      timestamp(state.created) or datetime.now(UTC),
+                                      cancel_at_period_end=state.cancel_at_period_end)
         if state.status is not S.PAST_DUE:
             sub.grace_until = None
     if sub.status is S.PAST_DUE and state.grace_until is not None:
@@ -329,7 +359,14 @@ async def notify(user: User, key: str, text: str) -> int | None:
 
 async def lifecycle_notices(sub: Subscription, row: SubscriptionTransition) -> list[int]:
     """Notices for a transition: the subscriber on payment/end, the provider's owner on a
-    new paid subscriber. Returns the Delivery ids written."""
+    new paid subscriber. Returns the Delivery ids written (keyed by the transition row,
+    so a second call writes nothing).
+
+    The end notice goes with the one transition that ends access of a subscription that
+    had it: to EXPIRED or to CANCELLED at once, from anything but PENDING_PAYMENT (never
+    paid) or EXPIRED. Every path that ends access (Stripe's events, a user's cancel, the
+    schedule, the reconcile) records that transition once, so the subscriber is told once.
+    """
     provider, user = sub.provider, sub.user
     to, before = S(row.to_status), S(row.from_status)
     ids: list[int | None] = []
@@ -340,7 +377,8 @@ async def lifecycle_notices(sub: Subscription, row: SubscriptionTransition) -> l
                                             f"{provider.name} ({to.value.lower()})."))
         ids.append(await notify(user, key, f"You are subscribed to {provider.name}: its "
                                            "signals will arrive here."))
-    elif to is S.EXPIRED or (to is S.CANCELLED and not sub.cancel_at_period_end):
+    elif (to is S.EXPIRED or (to is S.CANCELLED and not sub.cancel_at_period_end)) \
+            and before not in (S.PENDING_PAYMENT, S.EXPIRED):
         ids.append(await notify(user, key, f"Your subscription to {provider.name} has ended; "
                                            f"/subscribe {provider.slug} to subscribe again."))
     return [i for i in ids if i is not None]

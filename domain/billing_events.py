@@ -26,7 +26,8 @@ from tortoise.transactions import in_transaction
 
 from domain import billing
 from domain.billing import Applied, StripeState
-from domain.billing_models import BillingCustomer, StripeEvent
+from domain.billing_models import BillingCustomer, LedgerEntry, StripeEvent
+from domain.checkout import checkout_ref
 from domain.models import Provider, Subscription, SubscriptionStatus
 
 S = SubscriptionStatus
@@ -53,7 +54,13 @@ async def find_subscription(stripe_id: str | None, metadata: dict[str, Any],
                             client_reference_id: str | None = None) -> Subscription | None:
     """Our subscription for a Stripe object, by subscription id, else by metadata
     (``user_id`` + ``provider_slug``; ``client_reference_id`` is the user id). A row
-    is created (PENDING_PAYMENT) when metadata names a user and provider without one."""
+    is created (PENDING_PAYMENT) when metadata names a user and provider without one.
+
+    None (the event is left unmatched) for a Stripe subscription that is not the row's:
+    another id is bound, or — when none is bound yet (a new checkout) — the object is of
+    an older checkout (its metadata ``checkout_ref`` is not the row's current one, or,
+    without a ref, the ledger was paid under that id before). A late event of the old
+    Stripe subscription therefore never takes the row from the new checkout's."""
     if stripe_id:
         sub = await Subscription.get_or_none(stripe_subscription_id=stripe_id)
         if sub is not None:
@@ -72,7 +79,18 @@ async def find_subscription(stripe_id: str | None, metadata: dict[str, Any],
         await billing.record_creation(sub, "stripe:metadata", datetime.now(UTC))
     if stripe_id and sub.stripe_subscription_id and sub.stripe_subscription_id != stripe_id:
         return None  # about another (older) Stripe subscription of this user and provider
+    if stripe_id and not sub.stripe_subscription_id and await _older_checkout(
+            sub, stripe_id, metadata):
+        return None
     return sub
+
+
+async def _older_checkout(sub: Subscription, stripe_id: str, metadata: dict[str, Any]) -> bool:
+    ref = metadata.get("checkout_ref")
+    if ref:
+        current = await checkout_ref(sub)
+        return current is not None and str(ref) != current
+    return await LedgerEntry.exists(subscription_id=sub.id, stripe_subscription_id=stripe_id)
 
 
 async def apply_event(event_id: str, fee_pct: Decimal, grace: timedelta) -> Applied:

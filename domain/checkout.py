@@ -2,10 +2,11 @@
 
 Each function takes the ``PaymentGateway`` (Stripe; None when ``STRIPE_SECRET_KEY`` is
 unset) and ``BillingConfig``. A state Stripe answers with is applied at once with the
-user's action as its cause (``user:cancel`` ...); Stripe's webhook for the same change
-then finds nothing newer to apply. Errors: ``NotFound`` (provider, subscription),
-``NotAllowed`` (priced provider without Stripe or without payout setup, wrong state,
-not the owner), and the gateway's ``RetryableError``/``PermanentError``.
+user's action as its cause (``user:cancel`` ...), with its notice when it ends access
+(a PENDING Delivery the outbox sweep sends); Stripe's webhook for the same change then
+finds nothing newer to apply, and writes no second notice. Errors: ``NotFound``
+(provider, subscription), ``NotAllowed`` (priced provider without Stripe or without
+payout setup, wrong state, not the owner), and the gateway's ``RetryableError``/``PermanentError``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tortoise.transactions import in_transaction
+
 from domain import billing
 from domain.billing import DEFAULT_FEE_PCT, DEFAULT_GRACE, StripeState
-from domain.billing_models import BillingCustomer, ConnectAccount
+from domain.billing_models import BillingCustomer, ConnectAccount, SubscriptionTransition
 from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.models import Provider, Role, Subscription, SubscriptionStatus, User
 from domain.providers import get_provider
@@ -42,6 +45,7 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     idempotency_key: str
+    checkout_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ async def checkout_link(user: User, provider_slug: str, gateway: PaymentGateway 
                          "and cannot take paid subscribers yet")
     customer_id = await customer_of(user, gateway)
     sub = await _pending(user, provider, existing, now)
+    ref = await checkout_ref(sub) or ""
     cents = billing.to_minor_units(Decimal(provider.monthly_price), "usd")
     window = int(now.timestamp()) // CHECKOUT_WINDOW_S
     session = await gateway.create_checkout(CheckoutRequest(
@@ -136,7 +141,7 @@ async def checkout_link(user: User, provider_slug: str, gateway: PaymentGateway 
         customer_id=customer_id, trial_days=provider.trial_days,
         success_url=config.page("success") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=config.page("cancel"),
-        idempotency_key=f"checkout-{sub.id}-{cents}-{window}"))
+        idempotency_key=f"checkout-{sub.id}-{ref}-{cents}-{window}", checkout_ref=ref))
     return CheckoutOutcome(sub, provider, session.url)
 
 
@@ -147,6 +152,17 @@ async def customer_of(user: User, gateway: PaymentGateway) -> str:
         customer_id = await gateway.create_customer(user.id, user.name)
         row, _ = await BillingCustomer.get_or_create({"customer_id": customer_id}, user=user)
     return row.customer_id
+
+
+async def checkout_ref(sub: Subscription) -> str | None:
+    """The reference of ``sub``'s current checkout: the id of its latest ``user:checkout``
+    transition (None if it never had one). Checkout sessions carry it in their metadata
+    (``checkout_ref``, copied by Stripe onto the subscription and its invoices), so the
+    events of an older Stripe subscription of the same user and provider are told apart
+    from the new checkout's (``domain.billing_events.find_subscription``)."""
+    row = await SubscriptionTransition.filter(subscription_id=sub.id, cause="user:checkout"
+                                              ).order_by("-id").first()
+    return None if row is None else str(row.id)
 
 
 async def _pending(user: User, provider: Provider, sub: Subscription | None,
@@ -173,21 +189,25 @@ async def _paid_subscription(user: User, provider_slug: str) -> Subscription:
 
 
 async def _apply_answer(sub: Subscription, obj: dict[str, Any], cause: str) -> Subscription:
-    locked = await billing.lock_subscription(sub.id)
-    status, at_end = billing.status_of(obj)
-    now = int(datetime.now(UTC).timestamp())
-    await billing.apply_state(locked, StripeState(status, now, cause, at_end,
-                                                  billing.subscription_period_end(obj)),
-                              fresh=True)
+    """Apply Stripe's answer to a user action and write the notices of the transition."""
+    async with in_transaction():
+        locked = await billing.lock_subscription(sub.id)
+        status, at_end = billing.status_of(obj)
+        now = int(datetime.now(UTC).timestamp())
+        row = await billing.apply_state(locked, StripeState(
+            status, now, cause, at_end, billing.subscription_period_end(obj)), fresh=True)
+        if row is not None:
+            await billing.lifecycle_notices(locked, row)
     return locked
 
 
 async def cancel(user: User, provider_slug: str, gateway: PaymentGateway | None,
                  at_period_end: bool = True) -> Subscription:
     """Cancel ``user``'s subscription: a free one at once; a paid one at the end of the
-    paid period (signals keep coming until then) or at once. Copy trading switches off
-    when access ends. Raises ``NotFound`` (no subscription), ``NotAllowed`` (already
-    cancelled, no Stripe), gateway errors."""
+    paid period (signals keep coming until then) or at once. When access ends (at once,
+    or later by the schedule) copy trading switches off and the subscriber is told once
+    (``billing.record_transition``, ``billing.lifecycle_notices``). Raises ``NotFound``
+    (no subscription), ``NotAllowed`` (already cancelled, no Stripe), gateway errors."""
     sub = await _paid_subscription(user, provider_slug)
     if not sub.stripe_subscription_id:
         return await unsubscribe(user, provider_slug)

@@ -113,8 +113,7 @@ async def unsubscribe(user: User, provider_slug: str) -> Subscription:
                          "the Cancel button of /subscriptions (or cancelSubscription)")
     async with in_transaction():
         await record_transition(sub, S.CANCELLED, "user:unsubscribe", datetime.now(UTC))
-        await sub.save(update_fields=["status", "updated_at"])
-        await CopySettings.filter(subscription_id=sub.id).update(enabled=False)
+        await sub.save(update_fields=["status", "updated_at"])  # copy off: record_transition
     return sub
 
 

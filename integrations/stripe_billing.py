@@ -109,9 +109,13 @@ class StripeGateway:
         The price is inline (``price_data``: the provider's monthly USD price,
         recurring monthly), the platform keeps ``fee_pct`` percent
         (``subscription_data.application_fee_percent``) and the rest goes to the
-        provider's connected account (``transfer_data.destination``).
+        provider's connected account (``transfer_data.destination``). The metadata
+        (``user_id``, ``provider_slug``, ``checkout_ref``) goes on the session and on the
+        subscription (Stripe copies the latter onto its invoices).
         """
         metadata = {"user_id": str(request.user_id), "provider_slug": request.provider_slug}
+        if request.checkout_ref:
+            metadata["checkout_ref"] = request.checkout_ref
         subscription_data: dict[str, Any] = {
             "application_fee_percent": fee_percent(request.fee_pct),
             "transfer_data": {"destination": request.destination},

@@ -63,12 +63,15 @@ async def _fetch_fee(d: WorkerDeps, invoice_id: str) -> None:
 
 
 async def expire_subscriptions(ctx: dict[str, Any]) -> dict[str, int]:
-    """Expire lapsed subscriptions at the job's clock (no Stripe needed)."""
+    """Hourly: expire lapsed subscriptions at the job's clock. A Stripe-billed one is
+    asked about first (``domain.billing_schedule.expire_lapsed``); one Stripe does not
+    answer for stays as it is (logged) until a later run."""
     d = deps(ctx)
     now = now_of(ctx)
-    result = await expire_lapsed(now)
+    result = await expire_lapsed(now, payment_gateway(d.services))
     await _send(d, result.notice_ids, f"expire:{int(now.timestamp())}")
-    return {"expired": len(result.expired)}
+    _log_failures("expiry", result)
+    return _counts(result)
 
 
 async def reconcile_billing(ctx: dict[str, Any]) -> dict[str, int]:
@@ -79,9 +82,14 @@ async def reconcile_billing(ctx: dict[str, Any]) -> dict[str, int]:
     gateway = payment_gateway(d.services)
     result = await (reconcile(gateway, now) if gateway is not None else expire_lapsed(now))
     await _send(d, result.notice_ids, f"reconcile:{int(now.timestamp())}")
-    for failure in getattr(result, "failures", []):
-        log.warning("billing reconcile: Stripe did not answer for %s (kept as is)", failure)
+    _log_failures("reconcile", result)
     return _counts(result)
+
+
+def _log_failures(job: str, result: ScheduleResult) -> None:
+    for failure in result.failures:
+        log.warning("billing %s: Stripe did not answer for %s (kept as is, retried on the "
+                    "next run)", job, failure)
 
 
 def _counts(result: ScheduleResult) -> dict[str, int]:

@@ -7,7 +7,11 @@ It answers ``/v1/customers``, ``/v1/checkout/sessions``, ``/v1/accounts``,
 ``/v1/invoice_payments`` and ``/v1/payment_intents/{id}``; errors come as Stripe's
 ``{"error": {"type", "code", "message", "param"}}`` with its status codes.
 Idempotency keys replay the first answer. Every request is recorded (method, path,
-decoded form params, headers) so tests can assert what was sent.
+decoded form params, headers) so tests can assert what was sent. ``outage = True``
+answers every call with a 500 ``api_error`` (the SDK retries, then raises). A test can
+set ``before_answer`` (an async function of the ``Recorded`` request) to act after a
+call changed Stripe's objects but before its answer leaves, e.g. to deliver the
+webhook Stripe sends for the change ahead of the caller's own handling of the answer.
 
 It also plays Stripe's side of a payment: ``complete_checkout`` and ``fail_renewal``
 change its objects and return the webhook events (current API version shapes:
@@ -23,7 +27,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -105,6 +109,7 @@ class FakeStripe:
     payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
     outage: bool = False
+    before_answer: Callable[[Recorded], Awaitable[None]] | None = None
     clock: int = field(default_factory=lambda: int(time.time()))
     _seq: itertools.count = field(default_factory=itertools.count)
 
@@ -162,6 +167,9 @@ class FakeStripe:
             return result
         if key:
             self.idempotent[key] = (200, result)
+        if self.before_answer is not None:
+            hook, self.before_answer = self.before_answer, None  # once
+            await hook(self.requests[-1])
         return JSONResponse(result, headers={"Request-Id": f"req_{secrets.token_hex(7)}"})
 
     async def _create_customer(self, request: Request) -> JSONResponse:

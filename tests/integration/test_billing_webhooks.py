@@ -68,7 +68,9 @@ async def test_checkout_session_carries_fee_destination_and_user(world: BillingW
     [call, replay] = world.stripe.calls("POST", "/v1/checkout/sessions")
     p = call.params
     assert p["mode"] == "subscription" and p["client_reference_id"] == str(user.id)
-    assert p["metadata"] == {"user_id": str(user.id), "provider_slug": "btc-desk"}
+    [pending] = await SubscriptionTransition.filter(subscription__user=user)
+    assert p["metadata"] == {"user_id": str(user.id), "provider_slug": "btc-desk",
+                             "checkout_ref": str(pending.id)}
     assert float(p["subscription_data"]["application_fee_percent"]) == 30
     assert p["subscription_data"]["transfer_data"] == {"destination": account.account_id}
     assert p["subscription_data"]["metadata"] == p["metadata"]

@@ -20,7 +20,7 @@ import stripe
 from tortoise import connections
 
 from domain.billing_models import ConnectAccount
-from domain.checkout import onboarding_link
+from domain.checkout import checkout_link, onboarding_link
 from domain.models import Provider, Role, User
 from domain.providers import create_provider
 from domain.users import create_user
@@ -59,6 +59,22 @@ class BillingWorld:
         """POST one signed event to ``/webhooks/stripe``."""
         body, headers = signed(event, **sign)
         return await self.http.post("/webhooks/stripe", content=body, headers=headers)
+
+    async def deliver_all(self, events: list[dict[str, Any]], sender: Any = None) -> None:
+        """POST each event (each answered 200), then run the worker until the queue is empty."""
+        for event in events:
+            response = await self.deliver(event)
+            assert response.status_code == 200, response.text
+        await self.run_worker(sender)
+
+    async def checkout_events(self, user: User, slug: str = "btc-desk"
+                              ) -> list[dict[str, Any]]:
+        """``user`` opens a Checkout link (``domain.checkout.checkout_link``) and pays it:
+        Stripe's events of the payment, not delivered yet."""
+        outcome = await checkout_link(user, slug, payment_gateway(self.services),
+                                      billing_config(self.services.settings))
+        [session] = [s for s in self.stripe.sessions.values() if s["url"] == outcome.url]
+        return self.stripe.complete_checkout(session["id"])
 
     async def run_worker(self, sender: Any = None,
                          clock: Callable[[], datetime] | None = None) -> None:
