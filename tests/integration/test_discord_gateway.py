@@ -140,6 +140,15 @@ async def test_channel_posts_become_drafts_confirmed_by_dm(clean_db, settings
             publish = dm["components"][0]["components"][0]
             assert publish["label"] == "Publish"
 
+            api.delete_message(dm_channel, int(dm["id"]))  # the provider deleted the DM
+            edited["content"] += "\nLeverage: 3x"
+            await api.dispatch("MESSAGE_UPDATE", edited)
+            await wait_until(lambda: api.dms_to(ALICE))
+            [dm] = api.dms_to(ALICE)  # sent again, as a new message
+            assert {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}["Leverage"] \
+                == "3x"
+            publish = dm["components"][0]["components"][0]
+
             await api.dispatch("INTERACTION_CREATE", payload(
                 "", kind=3, in_dm=True, data={"custom_id": publish["custom_id"],
                                               "component_type": 2}))
