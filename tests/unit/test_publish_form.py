@@ -103,4 +103,7 @@ def test_one_page_form_names_each_wrong_field(field: str, answer: str, words: st
 def test_one_page_form_lists_every_problem_at_once() -> None:
     with pytest.raises(InvalidInput) as raised:
         compose_form({"pair": "SOL/USDT LONG", "entry": "", "targets": "", "stop": ""})
-    assert raised.value.rule.count(";") == 2
+    rule = raised.value.rule
+    assert [label in rule for label in ("Pair and side", "Entry", "Take-profit targets",
+                                        "Stop-loss")] == [False, True, True, True]
+    assert rule.endswith("(nothing was saved; run /publish again)")
