@@ -18,14 +18,14 @@ asking Stripe twice) and fills in Stripe fees not known yet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import billing
-from domain.billing import StripeState
+from domain.billing import DEFAULT_GRACE, StripeState
 from domain.billing_models import LedgerEntry
 from domain.checkout import PaymentGateway
 from domain.errors import ExternalServiceError
@@ -48,7 +48,8 @@ class ScheduleResult:
 
 
 async def expire_lapsed(now: datetime, gateway: PaymentGateway | None = None,
-                        read: dict[int, bool] | None = None) -> ScheduleResult:
+                        read: dict[int, bool] | None = None,
+                        grace: timedelta = DEFAULT_GRACE) -> ScheduleResult:
     """EXPIRED for PAST_DUE past ``grace_until`` (cause ``schedule:grace``) and for
     CANCELLED-at-period-end past ``current_period_end`` (``schedule:period_end``).
 
@@ -57,6 +58,7 @@ async def expire_lapsed(now: datetime, gateway: PaymentGateway | None = None,
     expires only if that still leaves it lapsed. A Stripe failure leaves it unchanged
     and is listed in ``failures``. ``read``: subscriptions whose Stripe state this run
     already applied (True) or could not read (False), which are not asked again.
+    ``grace``: see ``reconcile``.
     Copy trading and notices follow the transitions (``billing.record_transition``,
     ``billing.lifecycle_notices``). Idempotent: a second run finds nothing.
     """
@@ -74,7 +76,7 @@ async def expire_lapsed(now: datetime, gateway: PaymentGateway | None = None,
         async with in_transaction():
             sub = await billing.lock_subscription(sub_id)
             if obj is not None:
-                await _apply_stripe(sub, obj, now, result)
+                await _apply_stripe(sub, obj, now, grace, result)
             if _still_lapsed(sub, now):
                 row = await billing.record_transition(sub, S.EXPIRED, cause, now)
                 await sub.save()
@@ -104,23 +106,26 @@ def _still_lapsed(sub: Subscription, now: datetime) -> bool:
 
 
 async def _apply_stripe(sub: Subscription, obj: dict[str, Any], now: datetime,
-                        result: ScheduleResult) -> None:
+                        grace: timedelta, result: ScheduleResult) -> None:
     """Apply a Stripe subscription object just read (``sub`` locked by the caller)."""
     status, at_end = billing.status_of(obj)
+    grace_until = now + grace if status is S.PAST_DUE else None
     row = await billing.apply_state(sub, StripeState(
         status, int(now.timestamp()), RECONCILE, at_end,
-        billing.subscription_period_end(obj)), fresh=True)
+        billing.subscription_period_end(obj), grace_until), fresh=True)
     if row is not None:
         result.changed.append(sub.id)
         result.notice_ids += await billing.lifecycle_notices(sub, row)
 
 
-async def reconcile(gateway: PaymentGateway, now: datetime) -> ScheduleResult:
+async def reconcile(gateway: PaymentGateway, now: datetime,
+                    grace: timedelta = DEFAULT_GRACE) -> ScheduleResult:
     """Apply Stripe's current state of every live paid subscription (cause
     ``schedule:reconcile``; a CANCELLED-at-once one has ended and is not re-read), then
     ``expire_lapsed`` (not asking Stripe again), then fetch missing Stripe fees.
     A Stripe failure for one subscription is recorded in ``failures`` and leaves it
-    unchanged."""
+    unchanged. A subscription found past_due whose failure we missed (no webhook) gets
+    its grace from ``now`` (``now + grace``); one already PAST_DUE keeps its deadline."""
     result, read = ScheduleResult(), {}
     subs = await Subscription.filter(
         ~Q(status=S.CANCELLED, cancel_at_period_end=False), status__in=LIVE,
@@ -134,8 +139,9 @@ async def reconcile(gateway: PaymentGateway, now: datetime) -> ScheduleResult:
             continue
         read[sub.id] = True
         async with in_transaction():
-            await _apply_stripe(await billing.lock_subscription(sub.id), obj, now, result)
-    expired = await expire_lapsed(now, gateway, read)
+            await _apply_stripe(await billing.lock_subscription(sub.id), obj, now, grace,
+                                result)
+    expired = await expire_lapsed(now, gateway, read, grace)
     result.expired, result.notice_ids = expired.expired, result.notice_ids + expired.notice_ids
     result.failures += expired.failures
     result.fees = await fill_stripe_fees(gateway, result)

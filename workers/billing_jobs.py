@@ -68,7 +68,8 @@ async def expire_subscriptions(ctx: dict[str, Any]) -> dict[str, int]:
     answer for stays as it is (logged) until a later run."""
     d = deps(ctx)
     now = now_of(ctx)
-    result = await expire_lapsed(now, payment_gateway(d.services))
+    grace = billing_config(d.services.settings).grace
+    result = await expire_lapsed(now, payment_gateway(d.services), grace=grace)
     await _send(d, result.notice_ids, f"expire:{int(now.timestamp())}")
     _log_failures("expiry", result)
     return _counts(result)
@@ -79,8 +80,9 @@ async def reconcile_billing(ctx: dict[str, Any]) -> dict[str, int]:
     missing Stripe fees. Without a Stripe key only the expiry runs."""
     d = deps(ctx)
     now = now_of(ctx)
-    gateway = payment_gateway(d.services)
-    result = await (reconcile(gateway, now) if gateway is not None else expire_lapsed(now))
+    gateway, grace = payment_gateway(d.services), billing_config(d.services.settings).grace
+    result = await (reconcile(gateway, now, grace) if gateway is not None
+                    else expire_lapsed(now, grace=grace))
     await _send(d, result.notice_ids, f"reconcile:{int(now.timestamp())}")
     _log_failures("reconcile", result)
     return _counts(result)

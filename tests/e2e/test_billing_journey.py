@@ -27,7 +27,7 @@ from domain.publishing import publish_signal
 from domain.signals import make_draft
 from integrations.telegram import TelegramSender, make_bot
 from tests.fakes.telegram_api import FakeTelegramApi
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, billing_world, expected_ledger, ledger_fields
 from tests.support.setups import btc_candles, winning_buy
 
 TOKEN = "123456:TEST-token-abcdefghijklmnop"
@@ -89,7 +89,8 @@ async def test_subscribe_pay_receive_fail_lapse(journey) -> None:  # noqa: ANN00
     assert sub.status is SubscriptionStatus.PENDING_PAYMENT
 
     # the user pays: Stripe's events arrive signed, over HTTP
-    await deliver(world, world.stripe.complete_checkout(session["id"]), sender)
+    paid_events = world.stripe.complete_checkout(session["id"])
+    await deliver(world, paid_events, sender)
     sub = await Subscription.get(user=user, provider=provider)
     assert sub.status is SubscriptionStatus.ACTIVE and sub.current_period_end is not None
     await api.wait_for(lambda: [t for t in texts(api, USER) if "Payment received" in t])
@@ -135,6 +136,11 @@ async def test_subscribe_pay_receive_fail_lapse(journey) -> None:  # noqa: ANN00
         Decimal("3.00"), Decimal("0.90"), Decimal("2.10"))
     assert entry.stripe_fee == Decimal("0.39") and entry.currency == "usd"
     assert entry.provider_id == provider.id and entry.user_id == user.id
+    expected = expected_ledger(paid_events, world.stripe)
+    assert ledger_fields(entry, expected) == expected
+    assert entry.period_end - entry.period_start == timedelta(days=30)
+    assert entry.stripe_subscription_id == sub.stripe_subscription_id
+    assert entry.fee_pct == Decimal("30")
     causes = [(t.from_status, t.to_status, t.cause.split(":")[0])
               for t in await SubscriptionTransition.filter(subscription=sub).order_by("id")]
     assert causes == [("NEW", "PENDING_PAYMENT", "user"), ("PENDING_PAYMENT", "ACTIVE", "stripe"),

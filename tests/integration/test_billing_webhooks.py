@@ -18,7 +18,7 @@ from domain.models import Role, Subscription, SubscriptionStatus, User
 from domain.providers import create_provider
 from domain.users import create_user
 from signalhub.billing import billing_config, payment_gateway
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, billing_world, expected_ledger, ledger_fields
 
 S = SubscriptionStatus
 
@@ -34,9 +34,11 @@ async def pay(world: BillingWorld, user: User, slug: str = "btc-desk") -> list[d
     outcome = await checkout_link(user, slug, payment_gateway(world.services),
                                   billing_config(world.services.settings))
     assert outcome.url and outcome.url.startswith("https://checkout.stripe.com/c/pay/cs_test_")
-    session_id = world.stripe.calls("POST", "/v1/checkout/sessions")[-1]
+    call = world.stripe.calls("POST", "/v1/checkout/sessions")[-1]
     sessions = [s for s in world.stripe.sessions.values() if s["url"] == outcome.url]
-    assert session_id and len(sessions) == 1
+    assert len(sessions) == 1  # the link is the session the last checkout call created
+    assert sessions[0]["_params"] == call.params
+    assert sessions[0]["client_reference_id"] == str(user.id)
     return world.stripe.complete_checkout(sessions[0]["id"])
 
 
@@ -45,6 +47,13 @@ async def deliver_all(world: BillingWorld, events: list[dict]) -> None:
         response = await world.deliver(event)
         assert response.status_code == 200, response.text
     await world.run_worker()
+
+
+async def deliver_one_by_one(world: BillingWorld, events: list[dict]) -> None:
+    """Deliver and process each event before the next is delivered: the worker sees the
+    events strictly in the given order (one queued job at a time)."""
+    for event in events:
+        await deliver_all(world, [event])
 
 
 async def transitions(sub: Subscription) -> list[tuple[str, str, str]]:
@@ -126,7 +135,7 @@ async def test_onboarding_link_then_account_updated_enables_paid_subscriptions(
     older = world.stripe.event("account.updated", world.stripe.accounts[account.account_id],
                                created=world.stripe.clock - 60)
     newer = world.stripe.finish_onboarding(account.account_id)
-    await deliver_all(world, [newer, older])  # the older event arrives last
+    await deliver_one_by_one(world, [newer, older])  # the older event is processed last
 
     account = await ConnectAccount.get(provider=provider)
     assert account.charges_enabled and account.payouts_enabled and account.details_submitted
@@ -177,7 +186,13 @@ async def test_a_redelivered_event_changes_nothing(world: BillingWorld) -> None:
     assert [r.json()["duplicate"] for r in again] == [True, True, True]
     sub = await Subscription.get(user=user)
     assert sub.status is S.ACTIVE
-    assert await LedgerEntry.all().count() == 1
+    [entry] = await LedgerEntry.all()
+    expected = expected_ledger(events, world.stripe)
+    assert ledger_fields(entry, expected) == expected
+    assert (entry.gross, entry.stripe_fee, entry.platform_fee, entry.provider_net,
+            entry.currency) == (Decimal("3.00"), Decimal("0.39"), Decimal("0.90"),
+                                Decimal("2.10"), "usd")
+    assert sub.current_period_end == expected["period_end"]
     assert await transitions(sub) == [("NEW", "PENDING_PAYMENT", "user:checkout"),
                                       ("PENDING_PAYMENT", "ACTIVE", "stripe:evt")]
     assert await StripeEvent.filter(processed_at__isnull=True).count() == 0
@@ -190,9 +205,14 @@ async def test_the_order_of_events_does_not_change_the_result(world: BillingWorl
     world.stripe.clock += 31 * 86400
     failed = [world.stripe.fail_renewal(e[1]["data"]["object"]["id"]) for e in paid]
 
-    await deliver_all(world, paid[0] + failed[0])
-    await deliver_all(world, list(reversed(paid[1] + failed[1])))
+    orders = [paid[0] + failed[0], list(reversed(paid[1] + failed[1]))]
+    for events in orders:
+        await deliver_one_by_one(world, events)
 
+    for events in orders:  # processed strictly in the order given
+        rows = await StripeEvent.filter(id__in=[e["id"] for e in events]).order_by(
+            "processed_at").values_list("id", flat=True)
+        assert rows == [e["id"] for e in events]
     a = await Subscription.get(user=in_order)
     b = await Subscription.get(user=reversed_)
     assert a.status is b.status is S.PAST_DUE
@@ -201,8 +221,22 @@ async def test_the_order_of_events_does_not_change_the_result(world: BillingWorl
     failed_at = datetime.fromtimestamp(failed[0][0]["created"], UTC)
     assert a.grace_until == failed_at + timedelta(days=3)
     assert a.stripe_subscription_id and b.stripe_subscription_id
+    last = [await SubscriptionTransition.filter(subscription=sub).order_by("-id").first()
+            for sub in (a, b)]
+    assert [(t.to_status, t.cause) for t in last if t] == [
+        ("PAST_DUE", f"stripe:{failed[0][0]['id']}"),  # in order: invoice.payment_failed
+        ("PAST_DUE", f"stripe:{failed[1][1]['id']}")]  # reversed: subscription.updated first
     ledger = {e.user_id: e for e in await LedgerEntry.all()}
-    assert ledger[in_order.id].gross == ledger[reversed_.id].gross == Decimal("3.00")
+    same = ("currency", "gross", "stripe_fee", "platform_fee", "provider_net", "fee_pct",
+            "period_start", "period_end", "paid_at")
+    assert [getattr(ledger[in_order.id], f) for f in same] == [
+        getattr(ledger[reversed_.id], f) for f in same]
+    assert ledger[in_order.id].gross == Decimal("3.00")
+    for user, events in ((in_order, paid[0]), (reversed_, paid[1])):
+        invoice = events[2]["data"]["object"]
+        entry = ledger[user.id]
+        assert (entry.stripe_invoice_id, entry.stripe_subscription_id, entry.stripe_event_id
+                ) == (invoice["id"], events[1]["data"]["object"]["id"], events[2]["id"])
 
 
 async def test_connect_events_signed_with_the_connect_endpoint_secret_are_accepted(
@@ -220,3 +254,25 @@ async def test_connect_events_signed_with_the_connect_endpoint_secret_are_accept
             "signature verification failed: Timestamp outside the tolerance zone")
         row = await StripeEvent.get(id=event["id"])
         assert row.outcome == "account acct_unknown: not ours"
+
+
+# -- pages Stripe sends users back to ------------------------------------------------
+
+
+async def test_the_billing_pages_tell_the_user_to_go_back_to_the_bot(
+        world: BillingWorld) -> None:
+    pages = ["success?session_id=cs_test_abc", "cancel", "return", "onboarding/return",
+             "onboarding/refresh"]
+    answers = {page: await world.http.get(f"/billing/{page}") for page in pages}
+    unknown = await world.http.get("/billing/nowhere")
+    posted = await world.http.post("/billing/success")
+
+    for page, response in answers.items():
+        assert response.status_code == 200, page
+        assert response.headers["content-type"].startswith("text/html"), page
+        assert "Go back to the bot" in response.text, page
+    assert "<h1>Payment received</h1>" in answers[pages[0]].text
+    assert "Nothing was charged" in answers["cancel"].text
+    assert "/payouts" in answers["onboarding/refresh"].text
+    assert unknown.status_code == 404
+    assert posted.status_code == 405

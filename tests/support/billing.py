@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -44,6 +44,30 @@ def signed(event: dict[str, Any] | str, secret: str = WEBHOOK_SECRET,
     header = stripe.WebhookSignature.generate_signature_header(
         body, secret, timestamp=timestamp or int(time.time()))
     return body.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def expected_ledger(events: list[dict[str, Any]], fake: FakeStripe) -> dict[str, Any]:
+    """The ledger fields of the payment in ``complete_checkout``'s events, taken from the
+    event bodies: the invoice line's period, the ids, the paid time; the payment intent
+    is the one the fake's invoice payment names (Stripe's fee lookup)."""
+    [paid] = [e for e in events if e["type"] == "invoice.paid"]
+    [created] = [e for e in events if e["type"] == "customer.subscription.created"]
+    invoice = paid["data"]["object"]
+    period = invoice["lines"]["data"][0]["period"]
+    return {
+        "period_start": datetime.fromtimestamp(period["start"], UTC),
+        "period_end": datetime.fromtimestamp(period["end"], UTC),
+        "paid_at": datetime.fromtimestamp(invoice["status_transitions"]["paid_at"], UTC),
+        "stripe_invoice_id": invoice["id"],
+        "stripe_subscription_id": created["data"]["object"]["id"],
+        "stripe_payment_intent_id": fake.invoices[invoice["id"]].get("_intent"),
+        "stripe_event_id": paid["id"],
+    }
+
+
+def ledger_fields(entry: Any, names: Any) -> dict[str, Any]:
+    """``entry``'s values of the fields ``names``."""
+    return {name: getattr(entry, name) for name in names}
 
 
 @dataclass
