@@ -173,9 +173,12 @@ async def _pending(user: User, provider: Provider, sub: Subscription | None,
                                         monthly_price=provider.monthly_price)
         await billing.record_creation(sub, "user:checkout", now)
         return sub
+    # A new checkout makes a new Stripe subscription: its events are ordered among
+    # themselves (version from 0), and the old one's no longer match (checkout_ref).
     await billing.record_transition(sub, S.PENDING_PAYMENT, "user:checkout", now)
     sub.monthly_price, sub.stripe_subscription_id = provider.monthly_price, None
     sub.cancel_at_period_end, sub.grace_until = False, None
+    sub.stripe_version, sub.current_period_end = 0, None
     await sub.save()
     return sub
 
