@@ -12,7 +12,9 @@ one transaction with the subscription row locked. Handled types:
 
 Anything else is stored and marked ``ignored``. Events are matched to subscriptions by
 the Stripe subscription id, else by the ``user_id``/``provider_slug`` metadata our
-checkout sessions put on the session and the subscription.
+checkout sessions put on the session and the subscription; the metadata's
+``checkout_ref`` keeps a late event of an older Stripe subscription of the same user
+and provider from binding a row that is waiting for a new checkout.
 """
 
 from __future__ import annotations

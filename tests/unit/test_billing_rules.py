@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from domain.billing import (
+    access_ended,
     from_minor_units,
     is_entitled_state,
     split_payment,
@@ -114,6 +115,16 @@ def test_invoice_subscription_id_from_parent_or_the_old_field() -> None:
 def test_entitlement_rule(status: S, at_end: bool, period_end: datetime | None,
                           grace: datetime | None, entitled: bool) -> None:
     assert is_entitled_state(status, at_end, period_end, grace, NOW) is entitled
+
+
+@pytest.mark.parametrize(("status", "at_end", "ended"), [
+    (S.ACTIVE, False, False), (S.TRIALING, False, False), (S.PAST_DUE, False, False),
+    (S.CANCELLED, True, False), (S.CANCELLED, False, True), (S.EXPIRED, False, True),
+    (S.PAUSED, False, True), (S.PENDING_PAYMENT, False, True),
+])
+def test_states_that_end_access_and_so_copy_trading(status: S, at_end: bool,
+                                                    ended: bool) -> None:
+    assert access_ended(status, at_end) is ended
 
 
 def test_billing_settings_defaults_and_bad_values() -> None:
