@@ -2,9 +2,10 @@
 
 A copy order is one order *leg* (``entry``, take-profit ``tp<n>``, stop ``sl<n>``,
 ``close``) of one follower for one signal. Its client order id is
-``domain.fanout.client_order_id(signal, follower, leg)`` (``sh-<signal>-<user>-<leg>``,
-at most 36 characters of ``[a-z0-9-]``: binance, bybit and okx accept it) and its row
-is unique on (signal, user, leg). States::
+``domain.fanout.client_order_id(signal, follower, leg)`` (``sh<signal>u<user><leg>``,
+letters and digits only, at most 32 characters: binance, bybit, okx and bitget accept
+it; rows written before keep their stored ``sh-…`` ids) and its row is unique on
+(signal, user, leg). States::
 
     PENDING --decide--> SKIPPED (reason)
        |
@@ -974,19 +975,24 @@ async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult
     if position.status is PositionStatus.CLOSED:
         out.cancel_order_ids += [leg.id for leg in open_legs]
         return
-    if not order.leg.startswith("tp") or not position.stop_on_exchange:
+    if not order.leg.startswith("tp"):
         return
-    out.cancel_order_ids += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
-    if position.break_even_after_first_target and position.targets_hit >= 1:
+    if position.break_even_after_first_target and position.targets_hit >= 1 \
+            and Decimal(position.stop_loss) != Decimal(position.entry_price):
+        # Spot stops are watched by the monitor on this same column; native stops are
+        # replaced below at it.
         position.stop_loss = position.entry_price
         await position.save(update_fields=["stop_loss"])
+    if not position.stop_on_exchange:
+        return
+    out.cancel_order_ids += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
     number = 1 + sum(1 for leg in legs if leg.leg.startswith("sl"))
     close_side = Side.SELL if position.side is Side.BUY else Side.BUY
     new = _leg(position, sid, uid, f"sl{number}", close_side,
                Decimal(position.remaining_amount), "stop_market",
                stop_price=Decimal(position.stop_loss))
     await CopyOrder.bulk_create([new], ignore_conflicts=True)
-    row = await CopyOrder.get(client_order_id=new.client_order_id)
+    row = await CopyOrder.get(signal_id=sid, user_id=uid, leg=new.leg)
     if row.status is OrderStatus.PENDING:
         out.exit_order_ids.append(row.id)
 
