@@ -79,7 +79,7 @@ from domain.models import (
     User,
 )
 from domain.outcomes import realized_pnl
-from domain.paper_exchange import MemoryPaperBook, PaperBook, PaperGateway
+from domain.paper_exchange import MarketLookup, MemoryPaperBook, PaperBook, PaperGateway
 from domain.ports import ExchangeGateway, MarketRules, OrderAck, OrderRequest, PriceSource
 from domain.risk import SlippageAction, daily_loss_reached, quote_currency
 from domain.sizing import (
@@ -150,8 +150,9 @@ class PaperGateways:
     """Every follower trades on the paper exchange (a ``PaperGateway`` per follower)."""
 
     def __init__(self, prices: PriceSource, book: PaperBook | None = None,
-                 fill_model: FillModel = FillModel()) -> None:
-        self.prices, self.fill_model = prices, fill_model
+                 fill_model: FillModel = FillModel(), rules: MarketLookup | None = None
+                 ) -> None:
+        self.prices, self.fill_model, self.rules = prices, fill_model, rules
         self.book: PaperBook = book if book is not None else MemoryPaperBook()
 
     async def routes(self, user_ids: list[int]) -> dict[int, Route]:
@@ -160,7 +161,7 @@ class PaperGateways:
 
     async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
         """A ``PaperGateway`` on the follower's paper account."""
-        return PaperGateway(user_id, self.prices, self.book, self.fill_model)
+        return PaperGateway(user_id, self.prices, self.book, self.fill_model, self.rules)
 
 
 # --- results -----------------------------------------------------------------------------
@@ -314,20 +315,30 @@ class CopyEngine:
 
     async def _prepare(self, pending: list[CopyOrder], routes: dict[int, Route]
                        ) -> dict[tuple[int, str], Any]:
-        """Market rules per (user, symbol) and equity per live user, fetched concurrently.
+        """Market rules per (user, symbol) and equity per live user, fetched concurrently;
+        paper entries get their (paper) market rules only.
 
         A failure is stored in place of the value (an exception object)."""
         wanted: dict[tuple[int, str], Awaitable[Any]] = {}
         for order in pending:
             route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
-            if order.leg != ENTRY or not route.live:
-                continue
             key = (order.user_id, order.symbol)  # type: ignore[attr-defined]
-            if key not in wanted:
+            if order.leg != ENTRY or key in wanted:
+                continue
+            if route.live:
                 wanted[key] = self._rules_and_equity(order.user_id, route,  # type: ignore[attr-defined]
                                                      order.symbol)
+            else:
+                wanted[key] = self._paper_rules(order.user_id, route,  # type: ignore[attr-defined]
+                                                order.symbol)
         values = await asyncio.gather(*wanted.values(), return_exceptions=True)
         return dict(zip(wanted.keys(), values, strict=True))
+
+    async def _paper_rules(self, user_id: int, route: Route, symbol: str) -> MarketRules:
+        rules = await (await self.gateways.gateway(user_id, route)).market(symbol)
+        if rules.amount_step:
+            self._steps[(route.exchange, symbol)] = rules.amount_step
+        return rules
 
     async def _rules_and_equity(self, user_id: int, route: Route,
                                 symbol: str) -> tuple[MarketRules, Decimal]:
@@ -431,6 +442,8 @@ class CopyEngine:
                 return f"skipped: exchange account unavailable: {_message(fetched)}"
             rules, equity = fetched
         else:
+            paper_rules = prep.get((user_id, order.symbol))
+            rules = paper_rules if isinstance(paper_rules, MarketRules) else None
             equity = Decimal(accounts[user_id].balance)
         decision = self._size(order, equity, counts.get(user_id, 0), settings, context,
                               rules, now)

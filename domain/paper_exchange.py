@@ -23,7 +23,7 @@ position monitor of any process can match them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -93,24 +93,37 @@ def _quote(symbol: str) -> str:
     return symbol.partition("/")[2].partition(":")[0] or "USDT"
 
 
+MarketLookup = Callable[[str], MarketRules | None]
+"""The real exchange's rules of a symbol (precision, minimums), or None if unknown."""
+
+
 class PaperGateway:
     """``ExchangeGateway`` of one follower's paper account (``account`` = user id).
 
     ``fetch_equity`` is the paper account's realized balance. Markets: any symbol the
-    price source knows, amount step 1e-8, no minimums.
+    price source knows. Its rules (amount and price steps, min amount, min notional) are
+    the real exchange's where ``rules`` knows the symbol (the composition root passes
+    the markets of the exchange the prices come from), so a paper order is rounded and
+    refused as the live one would be; otherwise amount step 1e-8 and no minimums.
     """
 
     supports_stop_orders = True
     exchange_id = PAPER_EXCHANGE
 
     def __init__(self, account: int, prices: PriceSource, book: PaperBook,
-                 fill_model: FillModel = FillModel()) -> None:
+                 fill_model: FillModel = FillModel(), rules: MarketLookup | None = None
+                 ) -> None:
         self.account, self.prices, self.book, self.fill_model = account, prices, book, fill_model
+        self.rules = rules
 
     async def market(self, symbol: str) -> MarketRules:
-        """Paper rules of ``symbol``; ``InvalidInput`` when the price source has no price."""
+        """Rules of ``symbol`` (see the class doc); ``InvalidInput`` when the price source
+        has no price for it."""
         if self.prices.last_price(symbol) is None:
             raise InvalidInput("symbol", f"no market price is known for {symbol}")
+        known = self.rules(symbol) if self.rules is not None else None
+        if known is not None:
+            return known
         return MarketRules(symbol=symbol, amount_step=AMOUNT_QUANTUM, price_step=None,
                            min_amount=None, min_notional=None)
 

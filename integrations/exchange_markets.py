@@ -66,3 +66,38 @@ class MarketsCache:
     async def put(self, key: str, markets: list[dict[str, Any]]) -> None:
         """Store ``markets`` for ``ttl_s`` seconds."""
         await self.redis.set(self.prefix + key, json.dumps(markets), ex=self.ttl_s)
+
+
+class SnapshotMarkets:
+    """Rules of one exchange's markets from its shipped snapshots (spot and linear), by
+    ccxt symbol: the paper exchange's lookup (``domain.paper_exchange.MarketLookup``).
+
+    Loaded on the first call (the conversion is ``integrations.exchange_ccxt.rules_of``,
+    whose module imports ccxt); a symbol or exchange without a snapshot gives None.
+    """
+
+    def __init__(self, exchange_id: str) -> None:
+        self.exchange_id = exchange_id
+        self._rules: dict[str, Any] | None = None
+
+    def __call__(self, symbol: str) -> Any:
+        """The ``domain.ports.MarketRules`` of ``symbol``, or None."""
+        if self._rules is None:
+            self._rules = self._load()
+        return self._rules.get(symbol)
+
+    def _load(self) -> dict[str, Any]:
+        from integrations.exchange_ccxt import rules_of
+
+        rules = {}
+        for market_type in ("spot", "linear"):
+            for market in load_snapshot(self.exchange_id, market_type) or ():
+                rules[market["symbol"]] = rules_of(market)
+        return rules
+
+
+def price_exchange(price_source: str) -> str:
+    """The exchange whose markets a ``PRICE_SOURCE`` quotes: ``ccxt:<id>[:…]`` names it;
+    the shipped replay candles are Binance's."""
+    kind, _, rest = price_source.partition(":")
+    return rest.split(":", 1)[0] if kind == "ccxt" and rest else "binance"

@@ -162,11 +162,14 @@ class AccountGateways:
 
 def default_gateways(d: WorkerDeps, book: RedisPaperBook) -> Gateways:
     """Exchange accounts (live when confirmed) over the process's ``GatewayPool``, paper
-    otherwise."""
+    otherwise; paper orders follow the precision and minimums of the exchange the price
+    source quotes (its shipped markets snapshot)."""
+    from integrations.exchange_markets import SnapshotMarkets, price_exchange
     from signalhub.exchange_accounts import exchange_services
 
     assert d.services.prices is not None
-    paper = PaperGateways(d.services.prices, book, d.fill_model)
+    markets = SnapshotMarkets(price_exchange(d.services.settings.price_source))
+    paper = PaperGateways(d.services.prices, book, d.fill_model, rules=markets)
 
     async def gateway_for(account: ExchangeAccount) -> ExchangeGateway:
         return await exchange_services(d.services).gateway_for(account)
