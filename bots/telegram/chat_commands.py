@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bots.telegram.commands import UsageError
+from domain.chat_publishing import BREAK_EVEN_WORDS
 
 EXAMPLE_ID = 12
 EXAMPLE_PRICE = "99950.77"  # BTC/USDT 1h low of 2025-01-17 00:00 (Binance)
@@ -30,14 +31,15 @@ def signal_id_and_note(command: str, args: str | None) -> tuple[int, str]:
 
 
 def movesl_arguments(args: str | None) -> tuple[int, str]:
-    """``/movesl 12 99950.77`` → (12, "99950.77"); also ``entry``. ``UsageError`` otherwise."""
+    """``/movesl 12 99950.77`` → (12, "99950.77"); also ``entry``/``be``/``breakeven``
+    (``domain.chat_publishing.BREAK_EVEN_WORDS``). ``UsageError`` otherwise."""
     usage = (f"/movesl needs the signal id and the new stop-loss, e.g. /movesl {EXAMPLE_ID} "
              f"{EXAMPLE_PRICE} (or /movesl {EXAMPLE_ID} entry for break-even)")
     words = (args or "").split()
     if len(words) != 2 or not words[0].lstrip("#").isdigit():
         raise UsageError(usage)
     price = words[1].replace(",", "")
-    if price.lower() not in ("entry", "be", "breakeven"):
+    if price.lower() not in BREAK_EVEN_WORDS:
         try:
             Decimal(price)
         except InvalidOperation:

@@ -91,12 +91,13 @@ def published(signal: Signal, provider: Provider, fresh: bool = True) -> str:
 
 
 def event_done(event: SignalEvent, signal: Signal) -> str:
-    """Confirmation of /close, /cancel, /movesl (or an applied channel update)."""
+    """Confirmation of /close, /cancel, /movesl (or an applied channel update), naming the
+    signal by its number and the id those commands take (as the Discord bot does)."""
     what = {EventKind.CLOSED: "🔒 closed", EventKind.CANCELLED: "🚫 cancelled",
             EventKind.STOP_MOVED: "🛡 stop-loss moved"}.get(event.kind, event.kind.value)
     detail = f": {html.quote(event.note)}" if event.note else ""
-    return (f"Signal #{signal.seq} <code>{html.quote(signal.symbol)}</code> {what}{detail}. "
-            "Your subscribers are being told.")
+    return (f"Signal #{signal.seq} <code>{html.quote(signal.symbol)}</code> (id {signal.id}) "
+            f"{what}{detail}. Your subscribers are being told.")
 
 
 def settings_text(prefs: NotificationPreferences) -> str:

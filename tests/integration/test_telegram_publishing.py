@@ -349,11 +349,12 @@ async def test_movesl_cancel_and_close_create_signal_events(
     cancelled = plain(await ask(api, f"/cancel {second.id}"))
     closed = plain(await ask(api, f"/close {first.id} taking profit"))
 
-    assert moved.startswith(f"Signal #1 BTC/USDT 🛡 stop-loss moved: Stop-loss moved from "
+    assert moved.startswith(f"Signal #1 BTC/USDT (id {first.id}) 🛡 stop-loss moved: "
+                            f"Stop-loss moved from "
                             f"{format_number(first.stop_loss)} to {format_number(new_stop)}")
     assert too_high.startswith("⚠️ stopLoss: before the entry fills, a BUY stop-loss must")
-    assert cancelled.startswith("Signal #2 BTC/USDT 🚫 cancelled")
-    assert closed.startswith("Signal #1 BTC/USDT 🔒 closed: taking profit")
+    assert cancelled.startswith(f"Signal #2 BTC/USDT (id {second.id}) 🚫 cancelled")
+    assert closed.startswith(f"Signal #1 BTC/USDT (id {first.id}) 🔒 closed: taking profit")
     kinds = [e.kind for e in await SignalEvent.filter(signal=first).order_by("id")]
     assert kinds == [EventKind.PUBLISHED, EventKind.STOP_MOVED, EventKind.CLOSED]
     assert (await SignalState.get(signal=first)).stop_loss == new_stop
@@ -474,7 +475,7 @@ async def test_channel_update_posts_apply_to_the_matching_open_signal(
 
     latest = await Signal.filter(provider__slug=SLUG).order_by("-seq").first()
     assert latest is not None and latest.id != signal.id
-    assert plain(told).startswith("Signal #2 BTC/USDT 🛡 stop-loss moved")
+    assert plain(told).startswith(f"Signal #2 BTC/USDT (id {latest.id}) 🛡 stop-loss moved")
     moved = await SignalEvent.get(kind=EventKind.STOP_MOVED)
     assert moved.signal_id == latest.id and moved.price == new_stop  # type: ignore[attr-defined]
     assert not await SignalEvent.exists(kind=EventKind.TARGET_HIT)
