@@ -45,7 +45,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import ccxt.async_support as ccxt_async
 import certifi
-from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
 from domain.errors import (
     CredentialsRejected,
@@ -57,6 +56,7 @@ from domain.errors import (
 from domain.ports import MarketRules, OrderAck, OrderRequest
 from integrations.exchange_markets import (
     ExchangeSpec,
+    rules_of,
     snapshot_path,
 )
 from integrations.ratelimit import RedisRateLimiter
@@ -495,31 +495,6 @@ def _is_unchanged(exc: BaseException) -> bool:
     """A leverage change refused because it is already set (bybit 110043 "leverage not
     modified"): the leverage is what was asked."""
     return "110043" in str(exc) or "not modified" in str(exc).lower()
-
-
-def rules_of(market: dict[str, Any], precision_mode: int = TICK_SIZE) -> MarketRules:
-    """``MarketRules`` from a ccxt unified market. ``precision_mode`` is the exchange's
-    ``precisionMode``: TICK_SIZE precisions are steps, DECIMAL_PLACES ones are digit
-    counts (a step of 10**-digits)."""
-    precision = market.get("precision") or {}
-    limits = market.get("limits") or {}
-    return MarketRules(
-        symbol=market["symbol"],
-        amount_step=_step(precision.get("amount"), precision_mode),
-        price_step=_step(precision.get("price"), precision_mode),
-        min_amount=_decimal((limits.get("amount") or {}).get("min")),
-        min_notional=_decimal((limits.get("cost") or {}).get("min")),
-        contract_size=_decimal(market.get("contractSize")) or Decimal(1),
-        linear=bool(market.get("linear")),
-    )
-
-
-def _step(value: Any, precision_mode: int) -> Decimal | None:
-    if value is None:
-        return None
-    if precision_mode == DECIMAL_PLACES:
-        return Decimal(1).scaleb(-int(value))
-    return Decimal(str(value))
 
 
 async def save_snapshot(spec: ExchangeSpec, path: Path | None = None) -> Path:

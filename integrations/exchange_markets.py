@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
+from domain.ports import MarketRules
+
 SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "signalhub" / "data" / "markets"
 MARKETS_TTL_S = 86_400
+# ccxt's precision modes (ccxt.base.decimal_to_precision; a unit test compares them).
+DECIMAL_PLACES, TICK_SIZE = 2, 4
 
 
 @dataclass(frozen=True)
@@ -68,27 +73,55 @@ class MarketsCache:
         await self.redis.set(self.prefix + key, json.dumps(markets), ex=self.ttl_s)
 
 
+def rules_of(market: dict[str, Any], precision_mode: int = TICK_SIZE) -> MarketRules:
+    """``MarketRules`` from a ccxt unified market. ``precision_mode`` is the exchange's
+    ``precisionMode``: TICK_SIZE precisions are steps, DECIMAL_PLACES ones are digit
+    counts (a step of 10**-digits). Snapshots are written in TICK_SIZE mode (ccxt 4's
+    mode for binance)."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+    return MarketRules(
+        symbol=market["symbol"],
+        amount_step=_step(precision.get("amount"), precision_mode),
+        price_step=_step(precision.get("price"), precision_mode),
+        min_amount=_decimal((limits.get("amount") or {}).get("min")),
+        min_notional=_decimal((limits.get("cost") or {}).get("min")),
+        contract_size=_decimal(market.get("contractSize")) or Decimal(1),
+        linear=bool(market.get("linear")),
+    )
+
+
+def _step(value: Any, precision_mode: int) -> Decimal | None:
+    if value is None:
+        return None
+    if precision_mode == DECIMAL_PLACES:
+        return Decimal(1).scaleb(-int(value))
+    return Decimal(str(value))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
 class SnapshotMarkets:
     """Rules of one exchange's markets from its shipped snapshots (spot and linear), by
     ccxt symbol: the paper exchange's lookup (``domain.paper_exchange.MarketLookup``).
 
-    Loaded on the first call (the conversion is ``integrations.exchange_ccxt.rules_of``,
-    whose module imports ccxt); a symbol or exchange without a snapshot gives None.
+    Read from disk on the first call (no ccxt import: a paper order never waits for
+    it); a symbol or exchange without a snapshot gives None.
     """
 
     def __init__(self, exchange_id: str) -> None:
         self.exchange_id = exchange_id
-        self._rules: dict[str, Any] | None = None
+        self._rules: dict[str, MarketRules] | None = None
 
-    def __call__(self, symbol: str) -> Any:
-        """The ``domain.ports.MarketRules`` of ``symbol``, or None."""
+    def __call__(self, symbol: str) -> MarketRules | None:
+        """The rules of ``symbol``, or None."""
         if self._rules is None:
             self._rules = self._load()
         return self._rules.get(symbol)
 
-    def _load(self) -> dict[str, Any]:
-        from integrations.exchange_ccxt import rules_of
-
+    def _load(self) -> dict[str, MarketRules]:
         rules = {}
         for market_type in ("spot", "linear"):
             for market in load_snapshot(self.exchange_id, market_type) or ():

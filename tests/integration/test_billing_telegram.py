@@ -106,8 +106,11 @@ async def test_button_link_payment_then_subscriptions_with_pause_resume_cancel(
                      "show_alert": True}
     sub = await Subscription.get(id=sub.id)
     assert sub.status is S.CANCELLED and sub.cancel_at_period_end
-    edited = api.calls_to("editMessageText")[-1].params
-    assert "🛑 cancelled · signals until" in edited["text"]
+    # The handler answers the press, then edits the listing: wait for that edit.
+    [edited] = (await api.wait_for(lambda: [
+        c.params for c in api.calls_to("editMessageText")
+        if "🛑 cancelled" in c.params["text"]]))[-1:]
+    assert f"🛑 cancelled · signals until {renews}" in edited["text"]
 
 
 async def test_payouts_gives_the_owner_an_onboarding_link(

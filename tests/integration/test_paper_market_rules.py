@@ -62,3 +62,12 @@ def test_the_lookup_knows_the_shipped_markets_and_nothing_else() -> None:
     assert markets("DOGE/USDT") is None
     assert SnapshotMarkets(price_exchange("ccxt:kraken:BTC/USD"))("BTC/USDT") is None
     assert price_exchange("ccxt:bybit") == "bybit"
+
+
+def test_the_precision_modes_are_ccxts() -> None:
+    from ccxt.base import decimal_to_precision as ccxt_precision
+
+    from integrations import exchange_markets
+
+    assert (exchange_markets.TICK_SIZE, exchange_markets.DECIMAL_PLACES) == (
+        ccxt_precision.TICK_SIZE, ccxt_precision.DECIMAL_PLACES)
