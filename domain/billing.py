@@ -40,6 +40,17 @@ DEFAULT_FEE_PCT = Decimal("30")
 # ISO 4217 currencies Stripe treats as zero-decimal (amounts are whole units).
 ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg",
                           "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})
+# Stripe statuses of a subscription that is unpaid but alive: Stripe's dunning (or the
+# user paying the open invoice) can still charge it, so one we end access of is
+# cancelled at Stripe first (``domain.billing_schedule``, ``domain.checkout``).
+UNPAID_ALIVE = frozenset({"past_due", "unpaid", "incomplete"})
+# ``cancellation_details.comment`` prefix of the cancellations SignalHub makes because
+# access ended unpaid (or the Stripe subscription was replaced): ``status_of`` reads such
+# a cancellation as EXPIRED, so its echo webhook agrees with what we recorded.
+OUR_CANCEL = "signalhub:"
+GRACE_ENDED = OUR_CANCEL + " payment grace period ended"
+REPLACED = OUR_CANCEL + " replaced by a new checkout"
+SUPERSEDED = OUR_CANCEL + " not the subscription's current Stripe subscription"
 
 
 # --- pure rules ------------------------------------------------------------------
@@ -113,7 +124,10 @@ def status_of(obj: dict[str, Any]) -> tuple[SubscriptionStatus, bool]:
     if stripe_status == "incomplete":
         return S.PENDING_PAYMENT, False
     if stripe_status == "canceled":
-        reason = (obj.get("cancellation_details") or {}).get("reason")
+        details = obj.get("cancellation_details") or {}
+        if str(details.get("comment") or "").startswith(OUR_CANCEL):
+            return S.EXPIRED, False  # we ended it unpaid (or replaced): not a user's cancel
+        reason = details.get("reason")
         ended, period_end = timestamp(obj.get("ended_at")), subscription_period_end(obj)
         if reason == "cancellation_requested" and ended and period_end and ended < period_end:
             return S.CANCELLED, False
@@ -156,6 +170,7 @@ class Applied:
     notice_ids: list[int] = field(default_factory=list)
     outcome: str = ""
     paid_invoice: str | None = None
+    cancel_stripe: list[str] = field(default_factory=list)  # stray Stripe subscriptions
 
 
 # --- applying states ---------------------------------------------------------------
@@ -277,11 +292,14 @@ async def payouts_ready(provider: Provider) -> bool:
 
 
 async def record_payment(invoice: dict[str, Any], sub: Subscription, event_id: str,
-                         fee_pct: Decimal) -> tuple[LedgerEntry, bool]:
-    """The ledger entry of a paid invoice (created once per invoice id).
+                         fee_pct: Decimal, stripe_subscription_id: str | None = None
+                         ) -> tuple[LedgerEntry, bool]:
+    """The ledger entry of a paid invoice (created once per invoice id), linked to ``sub``.
 
     Returns ``(entry, created)``. Amounts from ``amount_paid`` in minor units; period
-    from the first line item's ``period``.
+    from the first line item's ``period``. ``stripe_subscription_id``: the Stripe
+    subscription the invoice belongs to when it is not ``sub``'s current one (a late
+    payment of an older one); default ``sub.stripe_subscription_id``.
     """
     currency = str(invoice.get("currency", "usd")).lower()
     gross = from_minor_units(int(invoice.get("amount_paid") or 0), currency)
@@ -298,7 +316,8 @@ async def record_payment(invoice: dict[str, Any], sub: Subscription, event_id: s
         provider_net=provider_net, fee_pct=fee_pct,
         period_start=timestamp(period.get("start") or invoice.get("period_start")),
         period_end=timestamp(period.get("end") or invoice.get("period_end")),
-        paid_at=paid_at, stripe_subscription_id=sub.stripe_subscription_id,
+        paid_at=paid_at,
+        stripe_subscription_id=stripe_subscription_id or sub.stripe_subscription_id,
         stripe_event_id=event_id)
     return await LedgerEntry.get_or_create(defaults, stripe_invoice_id=invoice["id"])
 

@@ -8,6 +8,11 @@ one transaction with the subscription row locked. Handled types:
   are the source of truth (``domain.billing.status_of``);
 - ``invoice.paid``: a ledger entry (once per invoice), ACTIVE, period end from the line;
 - ``invoice.payment_failed``: PAST_DUE with a grace deadline (failure time + grace);
+- an invoice of a *stray* Stripe subscription (its metadata names the user's row of the
+  provider, but the row is bound to another Stripe subscription or waits for a new
+  checkout): a paid one still goes to the ledger under that row (the stray's ids; the
+  row's state unchanged; the user told), and either kind asks the job to cancel the
+  stray at Stripe (``Applied.cancel_stripe``) so it does not charge again;
 - ``account.updated``: the provider's Connect onboarding state.
 
 Anything else is stored and marked ``ignored``. Events are matched to subscriptions by
@@ -175,11 +180,52 @@ async def _invoice_sub(invoice: dict[str, Any]) -> Subscription | None:
     return None if sub is None else await billing.lock_subscription(sub.id)
 
 
+async def _stray_owner(invoice: dict[str, Any]) -> Subscription | None:
+    """The user's row of the provider named by the metadata of an unmatched invoice of a
+    Stripe subscription that is not the row's current one (an older one, or a second
+    checkout paid twice); None if the metadata names no existing row."""
+    stripe_id, metadata = invoice_subscription_id(invoice), invoice_metadata(invoice)
+    user_id, slug = str(metadata.get("user_id") or ""), metadata.get("provider_slug")
+    if not stripe_id or not user_id.isdigit() or not slug:
+        return None
+    sub = await Subscription.get_or_none(user_id=int(user_id), provider__slug=slug)
+    if sub is None or sub.stripe_subscription_id == stripe_id:
+        return None
+    return await billing.lock_subscription(sub.id)
+
+
+async def _stray_paid(invoice: dict[str, Any], event_id: str, fee_pct: Decimal) -> Applied:
+    """A payment Stripe collected on a stray Stripe subscription: money is money, so it
+    goes to the ledger (linked to the user's row of that provider, with the stray's
+    ids), the row's state is not touched, the user is told, the stray is cancelled at
+    Stripe (``Applied.cancel_stripe``) and the outcome tells the operator."""
+    stray, sub = invoice_subscription_id(invoice), await _stray_owner(invoice)
+    if sub is None or int(invoice.get("amount_paid") or 0) == 0:
+        return Applied(outcome=f"unmatched invoice {invoice.get('id')}",
+                       cancel_stripe=[stray] if sub is not None and stray else [])
+    entry, new = await billing.record_payment(invoice, sub, event_id, fee_pct, stray)
+    applied = Applied(paid_invoice=entry.stripe_invoice_id if new else None,
+                      cancel_stripe=[str(stray)])
+    if new:
+        text = (f"A payment of {entry.gross} {entry.currency.upper()} was collected on your "
+                f"earlier subscription to {sub.provider.name} (Stripe invoice "
+                f"{entry.stripe_invoice_id}). That subscription is being cancelled so it "
+                "does not charge again; your current subscription is unchanged.")
+        notice = await billing.notify(sub.user, f"pay:{event_id}", text)
+        applied.notice_ids += [notice] if notice else []
+    applied.outcome = (f"late payment of stray Stripe subscription {stray}: ledger "
+                       f"{entry.stripe_invoice_id} gross {entry.gross} "
+                       f"{entry.currency.upper()} under subscription {sub.id} (state "
+                       f"{sub.status.value} unchanged); cancelling {stray} at Stripe; "
+                       "operator: check whether to refund")
+    return applied
+
+
 async def _invoice_paid(invoice: dict[str, Any], created: int, cause: str, event_id: str,
                         fee_pct: Decimal) -> Applied:
     sub = await _invoice_sub(invoice)
     if sub is None:
-        return Applied(outcome=f"unmatched invoice {invoice.get('id')}")
+        return await _stray_paid(invoice, event_id, fee_pct)
     sub.stripe_subscription_id = sub.stripe_subscription_id or invoice_subscription_id(invoice)
     if int(invoice.get("amount_paid") or 0) == 0:  # a trial's zero invoice: no payment
         await sub.save()
@@ -198,8 +244,11 @@ async def _invoice_paid(invoice: dict[str, Any], created: int, cause: str, event
 async def _invoice_failed(invoice: dict[str, Any], created: int, cause: str, event_id: str,
                           grace: timedelta) -> Applied:
     sub = await _invoice_sub(invoice)
-    if sub is None:
-        return Applied(outcome=f"unmatched invoice {invoice.get('id')}")
+    if sub is None:  # a stray Stripe subscription still dunning: cancel it
+        stray = invoice_subscription_id(invoice) if await _stray_owner(invoice) else None
+        return Applied(outcome=f"unmatched invoice {invoice.get('id')}"
+                               + (f"; cancelling stray {stray} at Stripe" if stray else ""),
+                       cancel_stripe=[stray] if stray else [])
     at = billing.timestamp(created) or datetime.now(UTC)
     state = StripeState(S.PAST_DUE, created, cause, False, None, at + grace)
     applied = await _apply(sub, state)

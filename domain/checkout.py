@@ -67,8 +67,8 @@ class PaymentGateway(Protocol):
     async def retrieve_account(self, account_id: str) -> dict[str, Any]: ...
     async def portal_link(self, customer_id: str, return_url: str) -> str: ...
     async def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]: ...
-    async def cancel_subscription(self, subscription_id: str,
-                                  at_period_end: bool) -> dict[str, Any]: ...
+    async def cancel_subscription(self, subscription_id: str, at_period_end: bool,
+                                  comment: str = "") -> dict[str, Any]: ...
     async def pause_subscription(self, subscription_id: str,
                                  paused: bool) -> dict[str, Any]: ...
     async def invoice_fee(self, invoice_id: str) -> tuple[int, str, str] | None: ...
@@ -110,8 +110,11 @@ async def checkout_link(user: User, provider_slug: str, gateway: PaymentGateway 
 
     The subscription row becomes PENDING_PAYMENT until Stripe's events arrive. The
     same request within 10 minutes returns the same session (idempotency key).
-    Raises ``NotFound`` (provider), ``NotAllowed`` (no Stripe, provider without payout
-    setup, already subscribed), gateway errors.
+    A previous Stripe subscription of the row that Stripe still holds unpaid is
+    cancelled first, so the user never has two live Stripe subscriptions of one
+    provider (``_end_previous``). Raises ``NotFound`` (provider), ``NotAllowed`` (no
+    Stripe, provider without payout setup, already subscribed, paused: resume it),
+    gateway errors.
     """
     now = now or datetime.now(UTC)
     provider = await get_provider(provider_slug)
@@ -121,15 +124,14 @@ async def checkout_link(user: User, provider_slug: str, gateway: PaymentGateway 
     if gateway is None:
         raise no_stripe(provider)
     existing = await Subscription.get_or_none(user=user, provider=provider)
-    if existing is not None and billing.is_entitled_state(
-            existing.status, existing.cancel_at_period_end, existing.current_period_end,
-            existing.grace_until, now):
-        raise NotAllowed(f"you are already subscribed to {provider.name} "
-                         f"({existing.status.value.lower().replace('_', ' ')})")
+    if existing is not None:
+        _refuse_if_running(existing, provider, now)
     account = await ConnectAccount.get_or_none(provider=provider)
     if account is None or not account.charges_enabled:
         raise NotAllowed(f"{provider.name} has not finished payout setup (Stripe Connect) "
                          "and cannot take paid subscribers yet")
+    if existing is not None and existing.stripe_subscription_id:
+        existing = await _end_previous(existing, provider, gateway, now)
     customer_id = await customer_of(user, gateway)
     sub = await _pending(user, provider, existing, now)
     ref = await checkout_ref(sub) or ""
@@ -143,6 +145,43 @@ async def checkout_link(user: User, provider_slug: str, gateway: PaymentGateway 
         cancel_url=config.page("cancel"),
         idempotency_key=f"checkout-{sub.id}-{ref}-{cents}-{window}", checkout_ref=ref))
     return CheckoutOutcome(sub, provider, session.url)
+
+
+def _refuse_if_running(sub: Subscription, provider: Provider, now: datetime) -> None:
+    """``NotAllowed`` for a subscription that still has access, or is paused (resuming
+    it, not a second Stripe subscription, is the way back)."""
+    if sub.status is S.PAUSED:
+        raise NotAllowed(f"your subscription to {provider.name} is paused: resume it in "
+                         "/subscriptions")
+    if billing.is_entitled_state(sub.status, sub.cancel_at_period_end,
+                                 sub.current_period_end, sub.grace_until, now):
+        state = sub.status.value.lower().replace("_", " ")
+        fix = (": update your card with /subscriptions (Manage billing)"
+               if sub.status is S.PAST_DUE else "")
+        raise NotAllowed(f"you are already subscribed to {provider.name} ({state}){fix}")
+
+
+async def _end_previous(sub: Subscription, provider: Provider, gateway: PaymentGateway,
+                        now: datetime) -> Subscription:
+    """Before a new checkout, make sure the row's previous Stripe subscription cannot
+    charge next to the new one. Stripe's current state is read: still unpaid but alive
+    (past_due, unpaid, incomplete: the row has no access) -> cancelled at Stripe at once
+    (comment ``billing.REPLACED``) and the answer applied (EXPIRED, cause
+    ``user:checkout``, no notice: the user is subscribing again); paid or paused at
+    Stripe (the row was out of step) -> applied (``schedule:reconcile``) and refused as
+    ``_refuse_if_running`` refuses; ended -> nothing. Raises gateway errors (nothing
+    changed then)."""
+    obj = await gateway.retrieve_subscription(str(sub.stripe_subscription_id))
+    if obj.get("status") in billing.UNPAID_ALIVE:
+        obj = await gateway.cancel_subscription(str(sub.stripe_subscription_id), False,
+                                                billing.REPLACED)
+        return await _apply_answer(sub, obj, "user:checkout", notices=False)
+    status, at_end = billing.status_of(obj)
+    if status is S.PAUSED or billing.is_entitled_state(
+            status, at_end, billing.subscription_period_end(obj), None, now):
+        sub = await _apply_answer(sub, obj, "schedule:reconcile")
+        _refuse_if_running(sub, provider, now)
+    return sub
 
 
 async def customer_of(user: User, gateway: PaymentGateway) -> str:
@@ -191,15 +230,17 @@ async def _paid_subscription(user: User, provider_slug: str) -> Subscription:
     return sub
 
 
-async def _apply_answer(sub: Subscription, obj: dict[str, Any], cause: str) -> Subscription:
-    """Apply Stripe's answer to a user action and write the notices of the transition."""
+async def _apply_answer(sub: Subscription, obj: dict[str, Any], cause: str,
+                        notices: bool = True) -> Subscription:
+    """Apply Stripe's answer to a user action and (``notices``) write the notices of the
+    transition."""
     async with in_transaction():
         locked = await billing.lock_subscription(sub.id)
         status, at_end = billing.status_of(obj)
         now = int(datetime.now(UTC).timestamp())
         row = await billing.apply_state(locked, StripeState(
             status, now, cause, at_end, billing.subscription_period_end(obj)), fresh=True)
-        if row is not None:
+        if row is not None and notices:
             await billing.lifecycle_notices(locked, row)
     return locked
 

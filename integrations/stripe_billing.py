@@ -172,15 +172,26 @@ class StripeGateway:
         return _plain(await _call(self.client.v1.subscriptions.retrieve_async(
             subscription_id)))
 
-    async def cancel_subscription(self, subscription_id: str,
-                                  at_period_end: bool) -> dict[str, Any]:
-        """Cancel at period end (update ``cancel_at_period_end``) or at once (DELETE)."""
+    async def cancel_subscription(self, subscription_id: str, at_period_end: bool,
+                                  comment: str = "") -> dict[str, Any]:
+        """Cancel at period end (update ``cancel_at_period_end``) or at once (DELETE, with
+        ``comment`` as ``cancellation_details.comment`` when given).
+
+        Cancelling at once is idempotent: Stripe refuses to cancel a subscription that
+        is already canceled (a 4xx), so after a ``PermanentError`` the subscription is
+        read and returned if it has ended; otherwise the error is raised."""
         if at_period_end:
-            obj = await _call(self.client.v1.subscriptions.update_async(
-                subscription_id, {"cancel_at_period_end": True}))
-        else:
-            obj = await _call(self.client.v1.subscriptions.cancel_async(subscription_id))
-        return _plain(obj)
+            return _plain(await _call(self.client.v1.subscriptions.update_async(
+                subscription_id, {"cancel_at_period_end": True})))
+        params: Any = {"cancellation_details": {"comment": comment}} if comment else {}
+        try:
+            return _plain(await _call(self.client.v1.subscriptions.cancel_async(
+                subscription_id, params)))
+        except PermanentError:
+            obj = await self.retrieve_subscription(subscription_id)
+            if obj.get("status") in ("canceled", "incomplete_expired"):
+                return obj
+            raise
 
     async def pause_subscription(self, subscription_id: str, paused: bool) -> dict[str, Any]:
         """Pause collection (``pause_collection.behavior=void``) or resume it."""

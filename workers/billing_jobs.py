@@ -3,7 +3,8 @@
 ``process_stripe_event`` runs once per stored event (``domain.billing_events``); its
 notices (payment succeeded/failed, subscription ended, new subscriber) are Delivery
 rows sent by ``deliver_messages``. For a paid invoice it then asks Stripe for the
-processing fee; if Stripe does not answer, the daily reconcile fills it in.
+processing fee; if Stripe does not answer, the daily reconcile fills it in. A stray
+Stripe subscription an event revealed is cancelled by ``cancel_stray_subscription``.
 
 The clock of the scheduled jobs is ``ctx["clock"]()`` when a worker is built with one
 (tests drive time that way), else the current UTC time.
@@ -16,13 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from arq import cron
+from arq import Retry, cron
 from arq.worker import func
 
 from domain import billing
 from domain.billing_events import apply_event
 from domain.billing_schedule import ScheduleResult, expire_lapsed, reconcile
-from domain.errors import ExternalServiceError
+from domain.errors import ExternalServiceError, PermanentError, RetryableError
 from signalhub.billing import billing_config, payment_gateway
 from workers.context import WorkerDeps, activity, deps
 
@@ -41,6 +42,9 @@ async def process_stripe_event(ctx: dict[str, Any], event_id: str) -> str:
     config = billing_config(d.services.settings)
     applied = await apply_event(event_id, config.fee_pct, config.grace)
     await _send(d, applied.notice_ids, f"stripe:{event_id}")
+    for stray in applied.cancel_stripe:
+        await d.services.queue.enqueue("cancel_stray_subscription", stray,
+                                       job_id=f"stripe-cancel:{stray}")
     if applied.paid_invoice:
         await _fetch_fee(d, applied.paid_invoice)
     for row in applied.transitions:
@@ -60,6 +64,28 @@ async def _fetch_fee(d: WorkerDeps, invoice_id: str) -> None:
         return
     if fee is not None:
         await billing.record_stripe_fee(invoice_id, *fee)
+
+
+async def cancel_stray_subscription(ctx: dict[str, Any], stripe_id: str) -> str:
+    """Cancel at once at Stripe a stray Stripe subscription (one whose invoice came for
+    a row bound to another, ``domain.billing_events``), comment ``billing.SUPERSEDED``;
+    idempotent (an ended one is returned as it is). Stripe unreachable -> arq ``Retry``
+    with back-off; a permanent refusal is logged. Should every try fail, the stray's
+    next invoice event asks again. Its echo webhook is unmatched and changes nothing."""
+    d = deps(ctx)
+    gateway = payment_gateway(d.services)
+    if gateway is None:
+        return "no Stripe key"
+    try:
+        obj = await gateway.cancel_subscription(stripe_id, False, billing.SUPERSEDED)
+    except RetryableError as exc:
+        raise Retry(defer=min(2.0 ** ctx.get("job_try", 1), 300.0)) from exc
+    except PermanentError as exc:
+        log.warning("billing: Stripe refused to cancel stray %s: %s", stripe_id, exc.message)
+        return f"refused: {exc.message}"
+    await activity(d, "billing", f"stray Stripe subscription {stripe_id} cancelled "
+                                 f"({obj.get('status')})")
+    return str(obj.get("status"))
 
 
 async def expire_subscriptions(ctx: dict[str, Any]) -> dict[str, int]:
@@ -107,6 +133,7 @@ async def _send(d: WorkerDeps, delivery_ids: list[int], key: str) -> None:
 
 BILLING_FUNCTIONS = [
     func(process_stripe_event, name="process_stripe_event", max_tries=8),
+    func(cancel_stray_subscription, name="cancel_stray_subscription", max_tries=10),
     func(expire_subscriptions, name="expire_subscriptions", max_tries=3),
     func(reconcile_billing, name="reconcile_billing", max_tries=3, timeout=1800),
 ]

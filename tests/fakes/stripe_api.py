@@ -4,7 +4,9 @@ The official SDK runs unmodified against it (``StripeClient(base_addresses=...)`
 It answers ``/v1/customers``, ``/v1/checkout/sessions``, ``/v1/accounts``,
 ``/v1/account_links``, ``/v1/billing_portal/sessions``, ``/v1/subscriptions/{id}``
 (GET, POST with ``cancel_at_period_end``/``pause_collection``, DELETE),
-``/v1/invoice_payments`` and ``/v1/payment_intents/{id}``; errors come as Stripe's
+``/v1/invoice_payments`` and ``/v1/payment_intents/{id}``; a DELETE of a subscription
+keeps ``cancellation_details[comment]`` and refuses (400) one already canceled, as
+Stripe does; errors come as Stripe's
 ``{"error": {"type", "code", "message", "param"}}`` with its status codes.
 Idempotency keys replay the first answer. Every request is recorded (method, path,
 decoded form params, headers) so tests can assert what was sent. ``outage = True``
@@ -268,8 +270,14 @@ class FakeStripe:
             if sub is None:
                 return _missing("subscription", sub_id, "id")
             if r.method == "DELETE":
+                if sub["status"] in ("canceled", "incomplete_expired"):
+                    return stripe_error(400, "invalid_request_error",
+                                        "A canceled subscription can only update its "
+                                        "cancellation_details.")
                 sub.update(status="canceled", canceled_at=self.clock, ended_at=self.clock)
-                sub["cancellation_details"]["reason"] = "cancellation_requested"
+                details = sub["cancellation_details"]
+                details["reason"] = "cancellation_requested"
+                details["comment"] = (p.get("cancellation_details") or {}).get("comment")
             elif r.method == "POST":
                 if "cancel_at_period_end" in p:
                     sub["cancel_at_period_end"] = p["cancel_at_period_end"] == "true"

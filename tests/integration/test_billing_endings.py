@@ -115,8 +115,8 @@ async def test_a_retry_charge_stripe_took_meanwhile_makes_it_active(world: Billi
 
 
 @pytest.mark.parametrize(("stripe_status", "transition"), [
-    ("past_due", ("PAST_DUE", "EXPIRED", "schedule:grace")),
-    ("unpaid", ("PAST_DUE", "EXPIRED", "schedule:reconcile")),
+    ("past_due", ("PAST_DUE", "EXPIRED", "schedule:grace")),  # cancelled at Stripe first
+    ("unpaid", ("PAST_DUE", "EXPIRED", "schedule:grace")),  # cancelled at Stripe first
     ("canceled", ("PAST_DUE", "EXPIRED", "schedule:reconcile")),
 ])
 async def test_stripe_saying_unpaid_or_cancelled_ends_it(
@@ -135,6 +135,9 @@ async def test_stripe_saying_unpaid_or_cancelled_ends_it(
     sub = await Subscription.get(id=sub.id)
     assert sub.status is S.EXPIRED
     assert await last_cause(sub) == transition
+    deletes = world.stripe.calls("DELETE", "/v1/subscriptions/" + str(sub.stripe_subscription_id))
+    assert len(deletes) == (0 if stripe_status == "canceled" else 1)
+    assert stripe_sub["status"] == "canceled"
     assert len(await ended_notices(user)) == 1
     assert await copying(sub) is False
 
