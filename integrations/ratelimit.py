@@ -9,12 +9,16 @@ Unix seconds by the Redis server's clock) per key:
                             private chats, ``group_rate`` (20/min) for groups (id < 0)
 
 One Lua script reserves a slot in both buckets atomically, so any number of
-processes share the limits. A message goes at ``s = max(now, next global slot,
-next chat slot)``; its chat's bucket then opens at ``s + 1/chat_rate``. The global
-slot taken is the next one in line even when the chat's slot is later, so one busy
-chat never holds every other chat back (the price: while chats wait on their own
-bucket the bot-wide rate can briefly exceed ``global_rate`` by the number of such
-chats). Keys expire once their slots are in the past.
+processes share the limits. Reservations asked for in the same event-loop turn (a
+shard's concurrent orders) go to Redis together in one script call (at most
+``MAX_BATCH``), which books them one after the other exactly as that many single calls
+at that instant would: every request still takes its own slot of both buckets.
+A message goes at ``s = max(now, next global slot, next chat slot)``; its chat's
+bucket then opens at ``s + 1/chat_rate``. The global slot taken is the next one in
+line even when the chat's slot is later, so one busy chat never holds every other
+chat back (the price: while chats wait on their own bucket the bot-wide rate can
+briefly exceed ``global_rate`` by the number of such chats).
+Keys expire once their slots are in the past.
 Optional bursts (``global_burst``/``chat_burst`` extra slots, default 0 = as above) let
 that many requests go at once before the spacing applies: GCRA with a tolerance of
 ``burst / rate`` seconds (the exchange limiter uses it: exchanges count weight per
@@ -28,23 +32,42 @@ import asyncio
 
 from redis.asyncio import Redis
 
-_RESERVE = """
+MAX_BATCH = 256  # reservations per script call
+
+# Reserves one slot per ARGV pair, in order, as that many single reservations at one
+# instant would: KEYS[1] the global bucket, KEYS[2..] one chat bucket per request (a chat
+# may repeat); ARGV[1], ARGV[2] the global step and tolerance, then per request its
+# chat's step and tolerance. Returns the seconds each request waits.
+_RESERVE_MANY = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local global_step = tonumber(ARGV[1])
-local chat_step = tonumber(ARGV[2])
-local global_tolerance = tonumber(ARGV[3] or 0)
-local chat_tolerance = tonumber(ARGV[4] or 0)
+local global_tolerance = tonumber(ARGV[2])
 local global_tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
-local chat_tat = math.max(tonumber(redis.call('GET', KEYS[2]) or 0), now)
-local send_at = math.max(global_tat - global_tolerance, chat_tat - chat_tolerance, now)
-local global_next = global_tat + global_step
-local chat_next = math.max(chat_tat, send_at) + chat_step
-redis.call('SET', KEYS[1], string.format('%.6f', global_next),
-           'PX', math.ceil((global_next - now) * 1000) + 1000)
-redis.call('SET', KEYS[2], string.format('%.6f', chat_next),
-           'PX', math.ceil((chat_next - now) * 1000) + 1000)
-return string.format('%.6f', send_at - now)
+local chat_tats = {}
+local touched = {}
+local waits = {}
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local chat_step = tonumber(ARGV[2 * i - 1])
+  local chat_tolerance = tonumber(ARGV[2 * i])
+  local chat_tat = chat_tats[key]
+  if chat_tat == nil then
+    chat_tat = math.max(tonumber(redis.call('GET', key) or 0), now)
+    touched[#touched + 1] = key
+  end
+  local send_at = math.max(global_tat - global_tolerance, chat_tat - chat_tolerance, now)
+  global_tat = global_tat + global_step
+  chat_tats[key] = math.max(chat_tat, send_at) + chat_step
+  waits[i - 1] = string.format('%.6f', send_at - now)
+end
+redis.call('SET', KEYS[1], string.format('%.6f', global_tat),
+           'PX', math.ceil((global_tat - now) * 1000) + 1000)
+for _, key in ipairs(touched) do
+  local tat = chat_tats[key]
+  redis.call('SET', key, string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+end
+return waits
 """
 
 _PENALIZE = """
@@ -82,8 +105,10 @@ class RedisRateLimiter:
         self.group_rate = group_rate
         self.global_burst = global_burst
         self.chat_burst = chat_burst
-        self._reserve = redis.register_script(_RESERVE)
+        self._reserve_many = redis.register_script(_RESERVE_MANY)
         self._penalize = redis.register_script(_PENALIZE)
+        self._waiting: list[tuple[int, asyncio.Future[float]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
 
     @property
     def global_key(self) -> str:
@@ -101,13 +126,42 @@ class RedisRateLimiter:
     async def reserve(self, chat_id: int) -> float:
         """Take the next slot for one message to ``chat_id``; returns seconds to wait (>= 0).
 
-        The slot is booked whether or not the caller then sends; one round trip.
+        The slot is booked whether or not the caller then sends. Calls made in the same
+        event-loop turn share one round trip (module doc); a Redis error reaches each.
         """
-        keys = [self.global_key, self.chat_key(chat_id)]
-        chat_rate = self.chat_rate(chat_id)
-        args = [1 / self.global_rate, 1 / chat_rate, self.global_burst / self.global_rate,
-                self.chat_burst / chat_rate]
-        return float(await self._reserve(keys=keys, args=args))
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append((chat_id, future))
+        if len(self._waiting) == 1:  # the first of this turn: flush after the others
+            task = asyncio.create_task(self._flush())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        for start in range(0, len(batch), MAX_BATCH):
+            part = batch[start:start + MAX_BATCH]
+            try:
+                waits = await self._reserve_many(*self._script_input([c for c, _ in part]))
+            except BaseException as exc:
+                for _, future in part:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, future), wait in zip(part, waits, strict=True):
+                if not future.done():
+                    future.set_result(float(wait))
+
+    def _script_input(self, chat_ids: list[int]) -> tuple[list[str], list[float]]:
+        keys = [self.global_key]
+        args = [1 / self.global_rate, self.global_burst / self.global_rate]
+        for chat_id in chat_ids:
+            chat_rate = self.chat_rate(chat_id)
+            keys.append(self.chat_key(chat_id))
+            args += [1 / chat_rate, self.chat_burst / chat_rate]
+        return keys, args
 
     async def acquire(self, chat_id: int) -> None:
         """Reserve a slot for ``chat_id`` and sleep until it comes (seconds, may be 0)."""

@@ -7,13 +7,15 @@ milliseconds that pass between calls).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from integrations.ratelimit import RedisRateLimiter
+from integrations.ratelimit import MAX_BATCH, RedisRateLimiter
 
 TOLERANCE_S = 0.05
 
@@ -135,3 +137,38 @@ async def test_acquire_books_a_slot_and_keys_expire(
 def test_rates_must_be_positive(redis: Redis, prefix: str) -> None:
     with pytest.raises(ValueError, match="positive"):
         RedisRateLimiter(redis, prefix, per_chat_rate=0)
+
+
+async def test_concurrent_reservations_book_each_slot_in_order(
+        limiter: RedisRateLimiter) -> None:
+    # One event-loop turn: one script call for all of them, booked as sequential calls.
+    busy = await asyncio.gather(*(limiter.reserve(1101) for _ in range(4)))
+    others = await asyncio.gather(*(limiter.reserve(chat) for chat in range(1102, 1105)))
+
+    assert busy == approx([0.0, 1.0, 2.0, 3.0])
+    assert others == approx([n / 30 for n in range(4, 7)])
+
+
+async def test_a_concurrent_burst_never_exceeds_the_limits(redis: Redis, prefix: str) -> None:
+    limiter = RedisRateLimiter(redis, prefix, global_rate=100, per_chat_rate=10,
+                               global_burst=50, chat_burst=5)
+    count = MAX_BATCH + 44  # two script calls
+    waits = await asyncio.gather(*(limiter.reserve(1201 + n % 3) for n in range(count)))
+
+    by_chat = [sorted(waits[c::3]) for c in range(3)]
+    for chat_waits in by_chat:  # each account: 6 at once (1 + burst), then 10/s
+        assert chat_waits[:6] == approx([0.0] * 6)
+        assert chat_waits[6:] == approx([n / 10 for n in range(1, len(chat_waits) - 5)])
+    assert await limiter.reserve(1299) == pytest.approx((count - 50) / 100,
+                                                        abs=TOLERANCE_S)
+
+
+async def test_a_redis_error_reaches_every_concurrent_caller(prefix: str) -> None:
+    closed = Redis(host="127.0.0.1", port=1)  # nothing listens on port 1
+    limiter = RedisRateLimiter(closed, prefix)
+
+    results = await asyncio.gather(*(limiter.reserve(1301 + n) for n in range(3)),
+                                   return_exceptions=True)
+
+    assert all(isinstance(r, RedisError) for r in results)
+    await closed.aclose()
