@@ -64,6 +64,14 @@ def from_minor_units(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-2).quantize(Decimal("0.01"))
 
 
+def amount_text(amount: Decimal, currency: str) -> str:
+    """``amount`` as people read it, to the currency's minor unit with its code
+    (``Decimal("3.00000000"), "usd"`` -> ``"3.00 USD"``; NUMERIC(24, 8) reads back with
+    8 places)."""
+    step = Decimal(1) if currency.lower() in ZERO_DECIMAL else Decimal("0.01")
+    return f"{amount.quantize(step, ROUND_HALF_UP)} {currency.upper()}"
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """``amount`` in major units as Stripe's integer minor units (rounded half-up)."""
     exponent = 0 if currency.lower() in ZERO_DECIMAL else 2
@@ -409,11 +417,11 @@ async def payment_notice(sub: Subscription, event_id: str, paid: bool,
     provider = sub.provider
     if paid:
         until = sub.current_period_end.strftime("%Y-%m-%d") if sub.current_period_end else "-"
-        text = (f"Payment received: {amount} {currency.upper()} for {provider.name}. "
+        text = (f"Payment received: {amount_text(amount, currency)} for {provider.name}. "
                 f"Renews on {until}.")
     else:
         until = sub.grace_until.strftime("%Y-%m-%d %H:%M UTC") if sub.grace_until else "soon"
-        text = (f"Payment of {amount} {currency.upper()} for {provider.name} failed. "
+        text = (f"Payment of {amount_text(amount, currency)} for {provider.name} failed. "
                 f"Signals keep coming until {until}: update your card with /subscriptions "
                 "(Manage billing).")
     return await notify(sub.user, f"pay:{event_id}", text)

@@ -207,15 +207,17 @@ async def _stray_paid(invoice: dict[str, Any], event_id: str, fee_pct: Decimal) 
     applied = Applied(paid_invoice=entry.stripe_invoice_id if new else None,
                       cancel_stripe=[str(stray)])
     if new:
-        text = (f"A payment of {entry.gross} {entry.currency.upper()} was collected on your "
+        text = (f"A payment of {billing.amount_text(entry.gross, entry.currency)} was "
+                "collected on your "
                 f"earlier subscription to {sub.provider.name} (Stripe invoice "
                 f"{entry.stripe_invoice_id}). That subscription is being cancelled so it "
                 "does not charge again; your current subscription is unchanged.")
         notice = await billing.notify(sub.user, f"pay:{event_id}", text)
         applied.notice_ids += [notice] if notice else []
     applied.outcome = (f"late payment of stray Stripe subscription {stray}: ledger "
-                       f"{entry.stripe_invoice_id} gross {entry.gross} "
-                       f"{entry.currency.upper()} under subscription {sub.id} (state "
+                       f"{entry.stripe_invoice_id} gross "
+                       f"{billing.amount_text(entry.gross, entry.currency)} under "
+                       f"subscription {sub.id} (state "
                        f"{sub.status.value} unchanged); cancelling {stray} at Stripe; "
                        "operator: check whether to refund")
     return applied
