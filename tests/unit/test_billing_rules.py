@@ -10,6 +10,7 @@ import pytest
 
 from domain.billing import (
     access_ended,
+    amount_text,
     from_minor_units,
     is_entitled_state,
     split_payment,
@@ -34,6 +35,15 @@ def test_minor_units_become_exact_decimals(amount: int, currency: str,
     value = from_minor_units(amount, currency)
     assert value == expected and str(value) == str(expected)
     assert to_minor_units(value, currency) == amount
+
+
+@pytest.mark.parametrize(("amount", "currency", "text"), [
+    ("3.00000000", "usd", "3.00 USD"), ("2.10000000", "eur", "2.10 EUR"),
+    ("0.005", "usd", "0.01 USD"), ("300.00000000", "jpy", "300 JPY"),
+])
+def test_amounts_in_notices_read_in_the_currencys_minor_unit(amount: str, currency: str,
+                                                             text: str) -> None:
+    assert amount_text(Decimal(amount), currency) == text
 
 
 @pytest.mark.parametrize(("gross", "pct", "fee", "net"), [
