@@ -368,8 +368,10 @@ class CopyEngine:
         if not pending:
             return [], []
         user_ids = sorted({o.user_id for o in pending})  # type: ignore[attr-defined]
-        await PaperAccount.bulk_create([PaperAccount(user_id=u) for u in user_ids],
-                                       ignore_conflicts=True)
+        have = set(await PaperAccount.filter(user_id__in=user_ids).values_list(
+            "user_id", flat=True))
+        await insert_rows(PaperAccount, [{"user_id": u} for u in user_ids if u not in have],
+                          ignore_conflicts=True)
         decided: list[CopyOrder] = []
         skipped: list[CopyOrder] = []
         later: list[CopyOrder] = []
@@ -673,6 +675,44 @@ async def save_rows(rows: Sequence[Model], fields: list[str]) -> None:
     await conn.execute_many(sql, values)
 
 
+async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *,
+                      ignore_conflicts: bool = False) -> None:
+    """INSERT rows of one model given as {field: value} (the fields' defaults, and now
+    for auto_now fields, fill the rest): one pipelined ``executemany`` on PostgreSQL
+    (building a tortoise model cost ~90 µs of CPU per row here), ``bulk_create``
+    elsewhere. Values are validated and converted by the model's fields; a missing
+    required field raises ``KeyError``. ``ignore_conflicts``: rows hitting a unique
+    constraint are left out (``ON CONFLICT DO NOTHING``), else the conflict raises."""
+    if not rows:
+        return
+    meta = model._meta
+    conn = connections.get(meta.default_connection or "default")
+    if conn.capabilities.dialect != "postgres":
+        await model.bulk_create([model(**row) for row in rows],
+                                ignore_conflicts=ignore_conflicts)
+        return
+    names = [n for n in meta.fields_db_projection if not meta.fields_map[n].generated]
+    fields = [meta.fields_map[n] for n in names]
+    now = datetime.now(UTC)
+    defaults = {f.model_field_name: now for f in fields
+                if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
+    values = [[f.to_db_value(row[n] if n in row else _default(f, defaults, n), model)
+               for n, f in zip(names, fields, strict=True)] for row in rows]
+    columns = ", ".join(f'"{meta.fields_db_projection[n]}"' for n in names)
+    params = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    await conn.execute_many(f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({params})'
+                            f"{conflict}", values)
+
+
+def _default(field: Any, defaults: dict[str, Any], name: str) -> Any:
+    if name in defaults:
+        return defaults[name]
+    if field.default is None and not field.null:
+        raise KeyError(f"{field.model._meta.db_table}.{name} needs a value")
+    return field.default() if callable(field.default) else field.default
+
+
 async def attach_related(orders: list[CopyOrder]) -> list[CopyOrder]:
     """Load each order's signal and user with one query per model (a shard's orders
     share one signal: ``select_related`` would build it once per row)."""
@@ -839,7 +879,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
         return []
     existing = {p.copy_order_id: p for p in await Position.filter(  # type: ignore[attr-defined]
         copy_order_id__in=[o.id for o, _ in entries])}
-    created: list[Position] = []
+    created: list[dict[str, Any]] = []
     fees: dict[int, Decimal] = {}
     stops = await current_stops({o.signal.id for o, _ in entries})
     for order, ack in entries:
@@ -853,7 +893,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
             continue
         if order.mode == "paper":
             fees[order.user_id] = fees.get(order.user_id, Decimal(0)) + fee  # type: ignore[attr-defined]
-        created.append(Position(
+        created.append(dict(
             user_id=order.user_id, signal_id=signal.id, copy_order_id=order.id,  # type: ignore[attr-defined]
             symbol=signal.symbol, side=signal.side, entry_price=ack.average or order.price,
             amount=held, remaining_amount=held,
@@ -861,8 +901,7 @@ async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: in
             targets=signal.targets, realized_pnl=-fee, fees=fee, opened_market_ts=market_ts,
             mode=order.mode, exchange_account_id=order.exchange_account_id,
         ))
-    if created:
-        await Position.bulk_create(created)
+    await insert_rows(Position, created)
     if fees:
         accounts = await PaperAccount.filter(user_id__in=list(fees)).select_for_update()
         for account in accounts:
@@ -926,7 +965,7 @@ async def _exit_intents(positions: list[Position]) -> list[int]:
     """PENDING exit legs of live positions: a reduce-only limit per take-profit target
     (amounts from the exit ladder) and a native stop order. Paper positions' exits are
     enforced by the position monitor. Returns the new rows' ids."""
-    rows: list[CopyOrder] = []
+    rows: list[dict[str, Any]] = []
     for position in positions:
         if position.mode != "live" or position.exit_amounts is None:
             continue
@@ -946,8 +985,8 @@ async def _exit_intents(positions: list[Position]) -> list[int]:
                              stop_price=Decimal(position.stop_loss)))
     if not rows:
         return []
-    await CopyOrder.bulk_create(rows, ignore_conflicts=True)
-    return list(await CopyOrder.filter(client_order_id__in=[r.client_order_id for r in rows],
+    await insert_rows(CopyOrder, rows, ignore_conflicts=True)
+    return list(await CopyOrder.filter(client_order_id__in=[r["client_order_id"] for r in rows],
                                        status=OrderStatus.PENDING).values_list("id", flat=True))  # type: ignore[arg-type]
 
 
@@ -1004,8 +1043,8 @@ async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult
     new = _leg(position, sid, uid, f"sl{number}", close_side,
                Decimal(position.remaining_amount), "stop_market",
                stop_price=Decimal(position.stop_loss))
-    await CopyOrder.bulk_create([new], ignore_conflicts=True)
-    row = await CopyOrder.get(signal_id=sid, user_id=uid, leg=new.leg)
+    await insert_rows(CopyOrder, [new], ignore_conflicts=True)
+    row = await CopyOrder.get(signal_id=sid, user_id=uid, leg=new["leg"])
     if row.status is OrderStatus.PENDING:
         out.exit_order_ids.append(row.id)
 
@@ -1021,7 +1060,7 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
     positions with a native stop get it replaced at ``price``.
     """
     cancel: list[int] = []
-    new: list[CopyOrder] = []
+    new: list[dict[str, Any]] = []
     if kind in ("CLOSED", "CANCELLED"):
         cancel += list(await CopyOrder.filter(
             signal_id=signal_id, leg=ENTRY,
@@ -1044,9 +1083,8 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
             new.append(_leg(position, signal_id, uid, f"sl{number}", close_side,
                             Decimal(position.remaining_amount), "stop_market",
                             stop_price=price))
-    if new:
-        await CopyOrder.bulk_create(new, ignore_conflicts=True)
-    ids = list(await CopyOrder.filter(client_order_id__in=[n.client_order_id for n in new],
+    await insert_rows(CopyOrder, new, ignore_conflicts=True)
+    ids = list(await CopyOrder.filter(client_order_id__in=[n["client_order_id"] for n in new],
                                       status=OrderStatus.PENDING).values_list("id", flat=True)) \
         if new else []
     return cancel, ids  # type: ignore[return-value]
@@ -1054,14 +1092,15 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
 
 def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
          amount: Decimal, order_type: str, *, limit_price: Decimal | None = None,
-         stop_price: Decimal | None = None) -> CopyOrder:
-    return CopyOrder(signal_id=signal_id, user_id=user_id, leg=leg,
-                     client_order_id=client_order_id(signal_id, user_id, leg),
-                     symbol=position.symbol, side=side, amount=amount, order_type=order_type,
-                     limit_price=limit_price, stop_price=stop_price, mode=position.mode,
-                     exchange=position.copy_order.exchange,
-                     exchange_account_id=position.exchange_account_id,
-                     reason=f"placed: {_leg_name(leg)} of the copied position")
+         stop_price: Decimal | None = None) -> dict[str, Any]:
+    """A new PENDING exit leg of ``position`` as ``insert_rows`` values."""
+    return dict(signal_id=signal_id, user_id=user_id, leg=leg,
+                client_order_id=client_order_id(signal_id, user_id, leg),
+                symbol=position.symbol, side=side, amount=amount, order_type=order_type,
+                limit_price=limit_price, stop_price=stop_price, mode=position.mode,
+                exchange=position.copy_order.exchange,
+                exchange_account_id=position.exchange_account_id,
+                reason=f"placed: {_leg_name(leg)} of the copied position")
 
 
 def _leg_name(leg: str) -> str:
