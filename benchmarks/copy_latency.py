@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import pstats
 import resource
 import secrets
 import socket
@@ -161,7 +163,7 @@ async def settle(timeout_s: float = 120) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run(n: int, latency_ms: float) -> dict[str, Any]:
+async def run(n: int, latency_ms: float, profile: str | None = None) -> dict[str, Any]:
     tag = secrets.token_hex(4)
     db = f"signalhub_bench_{tag}"
     ns = f"bench-{tag}"
@@ -194,11 +196,17 @@ async def run(n: int, latency_ms: float) -> dict[str, Any]:
             await settle()
             engine = services.extras.get("copy_runtime")
             before = dict(engine.engine.stats) if engine else {}
+            profiler = cProfile.Profile() if profile and label == "warm" else None
             cpu0 = cpu_s()
+            if profiler is not None:
+                profiler.enable()
             t0 = datetime.now(UTC)
             signal = await publish_signal(owner, "bench", draft, services.queue,
                                           services.bus, market_ts=prices.now_ms())
             await wait_done(signal.id, n)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
             cpu = cpu_s() - cpu0
             rows = await CopyOrder.filter(signal_id=signal.id, leg="entry").values(
                 "status", "acked_at", "updated_at")
@@ -236,10 +244,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--followers", default="100,1000,5000")
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the warm signal of "
+                        "the last N into FILE (pstats) and print its top functions; the "
+                        "profiler's overhead inflates the timings of that run")
     args = parser.parse_args()
     print(f"fake Binance latency {args.latency_ms:g} ms")  # noqa: T201
     for n in (int(x) for x in args.followers.split(",")):
-        result = asyncio.run(run(n, args.latency_ms))
+        result = asyncio.run(run(n, args.latency_ms, args.profile))
         for label in ("cold", "warm"):
             r = result[label]
             print(f"{n:>6} followers {label}: p50 {r['p50_s']:.3f} s  p99 {r['p99_s']:.3f} s  "  # noqa: T201
@@ -247,6 +258,8 @@ def main() -> None:
                   f"CPU {r['cpu_ms_per_order']:.2f} ms/order  "
                   f"db {100 * r['db_share']:.0f}% / exchange "
                   f"{100 * (1 - r['db_share']):.0f}% of shard time  {r['statuses']}")
+    if args.profile:
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(40)
 
 
 if __name__ == "__main__":
