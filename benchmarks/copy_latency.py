@@ -225,7 +225,10 @@ async def run(n: int, latency_ms: float, profile: str | None = None) -> dict[str
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await worker.close()
+        # A job arq had just started (cron reconcile, deferred exits) is cancelled with
+        # the worker's main task; its CancelledError comes back through close().
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker.close()
         return results
     finally:
         if services is not None:
