@@ -60,6 +60,7 @@ HEARTBEAT_EVERY_S = 1.0
 STALE_UNCLAIMED_S = 15.0
 EXIT_DEFER_S = 2.0
 REFRESH_EVERY_S = 60.0
+REFREEZE_S = 3600.0  # at most this long between full collections of the frozen heap
 
 
 class RedisPaperBook:
@@ -198,6 +199,7 @@ class CopyRuntime:
         self._beat: asyncio.Task[None] | None = None
         self.last_refresh = -REFRESH_EVERY_S  # the first reconciliation refreshes at once
         self.frozen_at = 0  # ``gateways.built`` when the heap was last frozen
+        self.full_collected_at = -REFREEZE_S  # monotonic time of the last full collection
 
     def freeze_long_lived(self) -> None:
         """After a shard that built live gateways: collect the young garbage, then move
@@ -206,12 +208,20 @@ class CopyRuntime:
         per account). With 1,000 accounts each full collection cost ~100-260 ms of CPU,
         every few seconds, in the middle of shards. Frozen objects are still freed by
         reference counting; only cycles that were garbage at a freeze stay (bounded:
-        one freeze per shard that built gateways)."""
+        one freeze per shard that built gateways) — and at most ``REFREEZE_S``: a freeze
+        that late first unfreezes and runs one full collection, which frees them."""
         built = getattr(self.gateways, "built", 0)
-        if built != self.frozen_at:
+        if built == self.frozen_at:
+            return
+        now = time.monotonic()
+        if now - self.full_collected_at >= REFREEZE_S:
+            gc.unfreeze()
+            gc.collect()
+            self.full_collected_at = now
+        else:
             gc.collect(1)
-            gc.freeze()
-            self.frozen_at = built
+        gc.freeze()
+        self.frozen_at = built
 
     def heartbeat_key(self, worker_id: str) -> str:
         return f"{self.namespace}:copy-worker:{worker_id}"
