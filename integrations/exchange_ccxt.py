@@ -21,6 +21,12 @@ holds a per-symbol lock from the change to the order's answer, so two entries of
 account never race each other's leverage. A refusal is a ``PermanentError`` with the
 exchange's message; the order is then not sent.
 
+Fees: a (partly) filled binance order whose answer carries no fee (every USDⓈ-M order;
+spot orders read back by lookup, whose endpoint has no fills) gets the sum of its trades'
+commissions: one ``fetch_my_trades(symbol, params={"orderId": ...})`` call (spot
+``GET /api/v3/myTrades``, USDⓈ-M ``GET /fapi/v1/userTrades``). If that call fails the
+ack stays without a fee (logged; the order is neither failed nor re-sent over it).
+
 Every request first takes a slot of the shared Redis rate limiter for (exchange,
 account) when the pool has Redis. ccxt logs request headers (the API key) at DEBUG:
 each client gets the ``signalhub.ccxt`` logger, capped at INFO.
@@ -31,6 +37,7 @@ snapshots and the Redis markets cache live in ``integrations.exchange_markets``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -264,7 +271,7 @@ class CcxtGateway:
                 if existing is not None:
                     return existing
             raise await self._fail(exc, "create_order") from exc
-        return self._ack(raw, request)
+        return await self._with_trade_fee(self._ack(raw, request), raw)
 
     async def _ensure_leverage(self, symbol: str, leverage: int) -> None:
         """Set ``leverage`` on ``symbol`` unless this gateway already did."""
@@ -295,7 +302,7 @@ class CcxtGateway:
                 continue
             except ccxt_async.BaseError as exc:
                 raise await self._fail(exc, "fetch_order") from exc
-            return self._ack(raw, None, client_order_id)
+            return await self._with_trade_fee(self._ack(raw, None, client_order_id), raw)
         return None
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck | None:
@@ -448,6 +455,30 @@ class CcxtGateway:
             return CredentialsRejected(f"{where}: the exchange rejected the API key: {message}")
         return PermanentError(f"{where}: {message}")
 
+    async def _with_trade_fee(self, ack: OrderAck, raw: dict[str, Any]) -> OrderAck:
+        """``ack`` with the fee of its trades if it filled on binance without one (module
+        doc): one trades call. A triggered USDⓈ-M stop's trades belong to the order it
+        became (``actualOrderId``). Any ccxt error keeps ``ack`` unchanged (INFO for a
+        network error, WARNING otherwise; a 429 still holds the account's bucket back)."""
+        if ack.fee is not None or ack.filled <= 0 or self.spec.exchange_id != "binance":
+            return ack
+        order_id = str((raw.get("info") or {}).get("actualOrderId") or ack.id)
+        try:
+            await self._throttle()
+            trades = await self.exchange.fetch_my_trades(ack.symbol,
+                                                         params={"orderId": order_id})
+        except ccxt_async.BaseError as exc:
+            error = await self._fail(exc, "fetch_my_trades")
+            level = logging.INFO if isinstance(exc, ccxt_async.NetworkError) else logging.WARNING
+            log.log(level, "order %s kept without its fee: %s", ack.client_order_id, error)
+            return ack
+        fee = trades_fee(trades, order_id)
+        if fee is None:
+            log.info("order %s kept without its fee: its trades report no single-currency "
+                     "commission", ack.client_order_id)
+            return ack
+        return dataclasses.replace(ack, fee=fee[0], fee_currency=fee[1])
+
     def _retry_after(self) -> float | None:
         headers = self.exchange.last_response_headers or {}
         value = headers.get("Retry-After") or headers.get("retry-after")
@@ -481,6 +512,18 @@ class CcxtGateway:
             timestamp=int(raw.get("timestamp") or raw.get("lastTradeTimestamp")
                           or time.time() * 1000),
         )
+
+
+def trades_fee(trades: list[dict[str, Any]], order_id: str) -> tuple[Decimal, str] | None:
+    """(summed fee cost, currency) of ccxt unified ``trades`` of order ``order_id``
+    (others are ignored); None when none of them reports a fee or they are charged in
+    more than one currency (e.g. part in BNB), which one amount cannot express."""
+    fees = [trade["fee"] for trade in trades if str(trade.get("order")) == order_id
+            and trade.get("fee") and trade["fee"].get("cost") is not None]
+    currencies = {fee.get("currency") for fee in fees}
+    if not fees or len(currencies) != 1 or None in currencies:
+        return None
+    return sum((Decimal(str(fee["cost"])) for fee in fees), Decimal(0)), str(currencies.pop())
 
 
 def _is_duplicate(exc: BaseException) -> bool:

@@ -18,10 +18,10 @@ price=``, ``/_fake/account?key=&secret=[&usdt=]``; every one answers with
 What it speaks (paths, parameters, response and error bodies as Binance's docs):
 
 - spot ``/api/v3``: ``time``, ``exchangeInfo``, ``ticker/price``, ``order`` (POST, GET and
-  DELETE by ``orderId`` or ``origClientOrderId``), ``openOrders``, ``account``;
-  ``/sapi/v1/account/apiRestrictions``.
+  DELETE by ``orderId`` or ``origClientOrderId``), ``openOrders``, ``account``,
+  ``myTrades``; ``/sapi/v1/account/apiRestrictions``.
 - futures ``/fapi``: ``v1/time``, ``v1/exchangeInfo``, ``v1/ticker/price``, ``v1/order``,
-  ``v1/openOrders``, ``v1/algoOrder`` (conditional orders: STOP_MARKET with
+  ``v1/openOrders``, ``v1/userTrades``, ``v1/algoOrder`` (conditional orders: STOP_MARKET with
   ``triggerPrice``, the endpoint ccxt 4.5 uses), ``v1/openAlgoOrders``, ``v2/balance``,
   ``v2/account``, ``v3/account``, ``v2/positionRisk``, ``v3/positionRisk``.
 - Signed endpoints check ``X-MBX-APIKEY`` (-2014 format, -2015 unknown key), the
@@ -39,7 +39,8 @@ What it speaks (paths, parameters, response and error bodies as Binance's docs):
   real candle in ``signalhub/data`` (``set_price`` or ``set_price_from_candle`` to move
   it; never an invented number), with the taker commission (spot 0.1% in the asset
   received, as Binance charges without BNB; futures 0.04% of the quote notional, not
-  reported in the order response, as on Binance).
+  reported in the order response, as on Binance). Every fill is also a trade in
+  ``myTrades``/``userTrades`` (``tests.fakes.binance_trades``) carrying its commission.
 - Futures leverage: ``POST /fapi/v1/leverage`` (``symbol``, ``leverage``) answers
   ``{"leverage", "maxNotionalValue", "symbol"}`` and sets the account's leverage of the
   symbol (Binance's default initial leverage, 20x, until then); a leverage outside
@@ -49,7 +50,8 @@ What it speaks (paths, parameters, response and error bodies as Binance's docs):
   accepted change and ``order_leverage[client id]`` the leverage a futures order was
   checked at.
 
-Faults (``fail_next(kind, n, endpoint="order"|"any")``):
+Faults (``fail_next(kind, n, endpoint="order"|"trades"|"any")``; "trades": the GETs of
+``myTrades``/``userTrades``):
 
     rate_limit            429 {"code":-1003,...} with Retry-After   -> ccxt DDoSProtection
     maintenance           503 {"code":1,"msg":"System is under maintenance."} -> OnMaintenance
@@ -58,6 +60,7 @@ Faults (``fail_next(kind, n, endpoint="order"|"any")``):
     insufficient_balance  400 {"code":-2010, "Account has insufficient balance ..."}
     timeout_after_accept  the order is stored, the answer waits ``hang_s`` seconds
     drop_after_accept     the order is stored, the connection is closed without answer
+    server_error          500 with an HTML body (no Binance code)  -> ExchangeNotAvailable
 
 ``latency_s`` delays every answer (the benchmark's "realistic response time").
 Counters: ``requests`` per (method, path), ``order_posts[client id]`` (requests that
@@ -96,6 +99,12 @@ from tests.fakes.binance_markets import (
     futures_exchange_info,
     spot_exchange_info,
 )
+from tests.fakes.binance_trades import (
+    TradeQueryError,
+    futures_trade,
+    select_trades,
+    spot_trade,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "signalhub" / "data"
 SPOT_TAKER = Decimal("0.001")
@@ -104,8 +113,10 @@ DEFAULT_LEVERAGE = 20  # Binance's initial leverage of a symbol never set
 MAX_LEVERAGE = 125
 MAX_NOTIONAL = "1000000"  # maxNotionalValue of Binance's documented example answer
 FAULT_KINDS = ("rate_limit", "maintenance", "backend_timeout", "insufficient_balance",
-               "timeout_after_accept", "drop_after_accept")
+               "timeout_after_accept", "drop_after_accept", "server_error")
+FAULT_ENDPOINTS = ("order", "trades", "any")
 ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder"})
+TRADE_PATHS = frozenset({"/api/v3/myTrades", "/fapi/v1/userTrades"})
 SPOT_CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 FUTURES_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
@@ -131,6 +142,8 @@ class FakeAccount:
     leverage: dict[str, int] = field(default_factory=dict)  # futures symbol -> x
     enable_withdrawals: bool = False
     orders: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    trades: dict[str, list[dict[str, Any]]] = field(  # venue (spot|futures) -> trades
+        default_factory=lambda: {"spot": [], "futures": []})
 
 
 @dataclass
@@ -231,11 +244,13 @@ class FakeBinance:
                   retry_after: int = 1) -> None:
         """Make the next ``n`` order requests (``endpoint="any"``: any request) fail.
 
-        ``kind`` is one of ``FAULT_KINDS``; ``retry_after`` (s) goes in 429's header.
-        Raises ``ValueError`` for an unknown kind or endpoint.
+        ``kind`` is one of ``FAULT_KINDS``; ``retry_after`` (s) goes in 429's header;
+        ``endpoint="trades"``: the next trades lookups. Raises ``ValueError`` for an
+        unknown kind or endpoint.
         """
-        if kind not in FAULT_KINDS or endpoint not in ("order", "any"):
-            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, endpoint order|any")
+        if kind not in FAULT_KINDS or endpoint not in FAULT_ENDPOINTS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, endpoint one of "
+                             f"{FAULT_ENDPOINTS}")
         self.faults.extend(Fault(kind, endpoint, retry_after) for _ in range(n))
 
     def orders_created(self, client_order_id: str) -> int:
@@ -274,9 +289,10 @@ class FakeBinance:
         if venue == "algo":
             qty = Decimal(order["quantity"])
             fill = price or self.prices[symbol]
-            self._apply_futures_fill(account, symbol, order["side"], qty, fill)
+            actual = next(self._ids)
+            self._apply_futures_fill(account, symbol, order["side"], qty, fill, actual)
             order.update(algoStatus="FINISHED", triggerTime=_now(), updateTime=_now(),
-                         actualOrderId=str(next(self._ids)), actualPrice=_fmt(fill))
+                         actualOrderId=str(actual), actualPrice=_fmt(fill))
             return order
         left = Decimal(order["origQty"]) - Decimal(order["executedQty"])
         qty = left if qty is None else min(Decimal(qty), left)
@@ -286,7 +302,8 @@ class FakeBinance:
             self._spot_settle(account, order, qty, limit, fill)
             quote_key = "cummulativeQuoteQty"
         else:
-            self._apply_futures_fill(account, symbol, order["side"], qty, fill)
+            self._apply_futures_fill(account, symbol, order["side"], qty, fill,
+                                     order["orderId"])
             quote_key = "cumQuote"
         executed = Decimal(order["executedQty"]) + qty
         quote = Decimal(order[quote_key]) + qty * fill
@@ -313,10 +330,14 @@ class FakeBinance:
                 limit - fill)
             account.spot_free[base] = (account.spot_free.get(base, Decimal(0))
                                        + qty * (1 - SPOT_TAKER))
+            commission, asset = qty * SPOT_TAKER, base
         else:
             account.spot_locked[base] -= qty
             account.spot_free["USDT"] = (account.spot_free.get("USDT", Decimal(0))
                                          + qty * fill * (1 - SPOT_TAKER))
+            commission, asset = qty * fill * SPOT_TAKER, "USDT"
+        account.trades["spot"].append(spot_trade(next(self._trade_ids), order, qty, fill,
+                                                 commission, asset, _now()))
 
     def state(self) -> dict[str, Any]:
         """Counters as JSON: requests per path, order posts and stored orders per client id."""
@@ -351,7 +372,9 @@ class FakeBinance:
         if not self.faults:
             return None
         fault = self.faults[0]
-        if fault.endpoint == "any" or (method == "POST" and path in ORDER_PATHS):
+        if (fault.endpoint == "any" or (fault.endpoint == "order" and method == "POST"
+                                        and path in ORDER_PATHS)
+                or (fault.endpoint == "trades" and method == "GET" and path in TRADE_PATHS)):
             return self.faults.popleft()
         return None
 
@@ -468,8 +491,12 @@ class FakeBinance:
         order = self._spot_order(symbol, client_id, side, "MARKET", qty, Decimal(0), "FILLED",
                                  qty, quote_qty)
         account.orders[("spot", client_id)] = order
-        fill = {"price": _fmt(price), "qty": _fmt(qty), "commission": _fmt(commission),
-                "commissionAsset": get, "tradeId": next(self._trade_ids)}
+        trade = spot_trade(next(self._trade_ids), order, qty, price, commission, get,
+                           order["time"])
+        account.trades["spot"].append(trade)
+        fill = {"price": trade["price"], "qty": trade["qty"],
+                "commission": trade["commission"], "commissionAsset": get,
+                "tradeId": trade["id"]}
         return {**_spot_ack(order, params), "fills": [fill]}
 
     def _spot_rest(self, account: FakeAccount, symbol: str, base: str, side: str, kind: str,
@@ -519,6 +546,9 @@ class FakeBinance:
     def _spot_open_orders(self, account: FakeAccount, params: dict[str, str]) -> Any:
         return [o for (venue, _), o in account.orders.items() if venue == "spot"
                 and o["status"] == "NEW" and params.get("symbol", o["symbol"]) == o["symbol"]]
+
+    def _spot_trades(self, account: FakeAccount, params: dict[str, str]) -> Any:
+        return _trades(account, "spot", params)
 
     def _spot_account(self, account: FakeAccount, params: dict[str, str]) -> Any:
         assets = sorted(set(account.spot_free) | set(account.spot_locked))
@@ -572,7 +602,7 @@ class FakeBinance:
         order = self._futures_order(symbol, client_id, side, kind, qty, price or Decimal(0),
                                     status, executed, fill_price, reduce_only)
         if kind == "MARKET":
-            self._apply_futures_fill(account, symbol, side, qty, fill_price)
+            self._apply_futures_fill(account, symbol, side, qty, fill_price, order["orderId"])
         account.orders[("futures", client_id)] = order
         return order
 
@@ -612,10 +642,13 @@ class FakeBinance:
         return {"leverage": leverage, "maxNotionalValue": MAX_NOTIONAL, "symbol": symbol}
 
     def _apply_futures_fill(self, account: FakeAccount, symbol: str, side: str, qty: Decimal,
-                            price: Decimal) -> None:
+                            price: Decimal, order_id: int) -> None:
         signed = qty if side == "BUY" else -qty
+        commission = qty * price * FUTURES_TAKER
         account.positions[symbol] = account.positions.get(symbol, Decimal(0)) + signed
-        account.futures_wallet -= qty * price * FUTURES_TAKER
+        account.futures_wallet -= commission
+        account.trades["futures"].append(futures_trade(
+            next(self._trade_ids), order_id, symbol, side, qty, price, commission, _now()))
 
     def _futures_order(self, symbol: str, client_id: str, side: str, kind: str, qty: Decimal,
                        price: Decimal, status: str, executed: Decimal, avg: Decimal,
@@ -629,6 +662,9 @@ class FakeBinance:
                 "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
                 "origType": kind, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
                 "goodTillDate": 0, "updateTime": _now()}
+
+    def _futures_trades(self, account: FakeAccount, params: dict[str, str]) -> Any:
+        return _trades(account, "futures", params)
 
     def _futures_get_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
         return self._find(account, "futures", params)
@@ -794,6 +830,13 @@ class FakeBinance:
         return order
 
 
+def _trades(account: FakeAccount, venue: str, params: dict[str, str]) -> Any:
+    try:
+        return select_trades(account.trades[venue], params)
+    except TradeQueryError as exc:
+        raise BinanceError(400, exc.code, exc.msg) from None
+
+
 def _check_notional(notional: Decimal, rule: dict[str, Any]) -> None:
     if notional < Decimal(rule["minNotional"]):
         raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
@@ -837,6 +880,11 @@ def _fault_response(fault: Fault) -> web.Response:
     if fault.kind == "maintenance":
         return web.json_response({"code": 1, "msg": "System is under maintenance."},
                                  status=503)
+    if fault.kind == "server_error":
+        return web.Response(status=500, content_type="text/html",
+                            text="<html><head><title>500 Internal Server Error</title></head>"
+                                 "<body><center><h1>500 Internal Server Error</h1></center>"
+                                 "</body></html>")
     if fault.kind == "backend_timeout":
         return web.json_response({"code": -1007, "msg": "Timeout waiting for response from "
                                                         "backend server. Send status unknown; "
@@ -859,6 +907,7 @@ _ROUTES: dict[tuple[str, str], tuple[Any, bool]] = {
     ("DELETE", "/api/v3/order"): (FakeBinance._spot_cancel, True),
     ("GET", "/api/v3/openOrders"): (FakeBinance._spot_open_orders, True),
     ("GET", "/api/v3/account"): (FakeBinance._spot_account, True),
+    ("GET", "/api/v3/myTrades"): (FakeBinance._spot_trades, True),
     ("GET", "/sapi/v1/account/apiRestrictions"): (FakeBinance._api_restrictions, True),
     ("GET", "/fapi/v1/time"): (FakeBinance._time, False),
     ("GET", "/fapi/v1/ping"): (lambda self, a, p: {}, False),
@@ -868,6 +917,7 @@ _ROUTES: dict[tuple[str, str], tuple[Any, bool]] = {
     ("GET", "/fapi/v1/order"): (FakeBinance._futures_get_order, True),
     ("DELETE", "/fapi/v1/order"): (FakeBinance._futures_cancel, True),
     ("GET", "/fapi/v1/openOrders"): (FakeBinance._futures_open_orders, True),
+    ("GET", "/fapi/v1/userTrades"): (FakeBinance._futures_trades, True),
     ("POST", "/fapi/v1/leverage"): (FakeBinance._set_leverage, True),
     ("POST", "/fapi/v1/algoOrder"): (FakeBinance._algo_new_order, True),
     ("GET", "/fapi/v1/algoOrder"): (FakeBinance._algo_get_order, True),

@@ -8,11 +8,13 @@ before the gateway maps it to the domain's error tree.
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 
 import pytest
 from redis.asyncio import Redis
 
+from domain.copying import net_fill
 from domain.errors import (
     CredentialsRejected,
     InvalidInput,
@@ -21,12 +23,13 @@ from domain.errors import (
     RetryableError,
 )
 from domain.ports import OrderRequest
+from domain.sizing import money
 from integrations.exchange_ccxt import check_exchange_id, save_snapshot
 from integrations.exchange_markets import ExchangeSpec, load_snapshot, snapshot_path
 from integrations.exchange_pool import GatewayPool
 from integrations.prices import load_candles
 from integrations.secrets import ExchangeCredentials
-from tests.fakes.binance_api import DATA, FakeBinance
+from tests.fakes.binance_api import DATA, FUTURES_TAKER, FakeBinance
 from tests.support import exchange as exchange_support
 from tests.support.exchange import API_KEY, SECRET, gateway_for, spec_for
 
@@ -405,3 +408,72 @@ async def test_fills_and_cancels_made_on_the_exchange_show_in_lookups(
     assert fake_binance.accounts[API_KEY].positions["BTCUSDT"] == 0
     await spot.close()
     await perp.close()
+
+
+async def test_a_linear_fill_carries_its_commission_from_user_trades(
+        fake_binance: FakeBinance) -> None:
+    # Close of the BTC/USDT 1h candle of 2026-02-14 04:00 UTC (68,790).
+    close = fake_binance.set_price_from_candle("BTCUSDT", -120)
+    gateway = await gateway_for(fake_binance, "linear")
+
+    ack = await gateway.create_order(market_buy(BTC_PERP, "0.01", "sh30u1entry"))
+
+    # 0.04% taker of 0.01 x 68,790 = 0.27516 USDT, which the order answer does not carry.
+    assert (ack.status, ack.filled, ack.average) == ("closed", Decimal("0.01"), close)
+    assert (ack.fee, ack.fee_currency) == (Decimal("0.27516"), "USDT")
+    assert ack.fee == Decimal("0.01") * close * FUTURES_TAKER
+    assert fake_binance.requests[("GET", "/fapi/v1/userTrades")] == 1
+    found = await gateway.fetch_order_by_client_id(BTC_PERP, "sh30u1entry")
+    assert found is not None and (found.fee, found.fee_currency) == (ack.fee, "USDT")
+    await gateway.close()
+
+
+async def test_a_spot_order_found_by_lookup_carries_its_commission_from_my_trades(
+        fake_binance: FakeBinance) -> None:
+    # Close of the BTC/USDT 1h candle of 2026-02-17 12:00 UTC (67,919.49).
+    close = fake_binance.set_price_from_candle("BTCUSDT", -40)
+    fake_binance.hang_s = 3.0
+    gateway = await gateway_for(fake_binance, timeout_ms=300)
+    fake_binance.fail_next("timeout_after_accept")
+    with pytest.raises(OrderStatusUnknown):
+        await gateway.create_order(market_buy(BTC, "0.002", "sh31u1entry"))
+
+    found = await gateway.fetch_order_by_client_id(BTC, "sh31u1entry")
+
+    # Binance took 0.1% of the 0.002 BTC bought, in BTC: the position holds 0.001998.
+    assert found is not None and (found.status, found.average) == ("closed", close)
+    assert (found.fee, found.fee_currency) == (Decimal("0.000002"), "BTC")
+    assert net_fill(found) == (Decimal("0.001998"), money(Decimal("0.000002") * close))
+    assert fake_binance.requests[("GET", "/api/v3/myTrades")] == 1
+    await gateway.close()
+
+
+@pytest.mark.parametrize(("market_type", "fault", "path"), [
+    ("linear", "server_error", "/fapi/v1/userTrades"),
+    ("spot", "timeout_after_accept", "/api/v3/myTrades")])
+async def test_a_failed_trades_call_keeps_the_ack_without_a_fee_and_does_not_raise(
+        fake_binance: FakeBinance, caplog: pytest.LogCaptureFixture, market_type: str,
+        fault: str, path: str) -> None:
+    fake_binance.hang_s = 3.0
+    gateway = await gateway_for(fake_binance, market_type, timeout_ms=300)
+    symbol = BTC_PERP if market_type == "linear" else BTC
+    if market_type == "spot":  # the spot order answer has its fills: no trades call
+        await gateway.create_order(market_buy(symbol, "0.002", "sh32u1entry"))
+    fake_binance.fail_next(fault, endpoint="trades")
+
+    with caplog.at_level(logging.INFO, logger="integrations.exchange_ccxt"):
+        if market_type == "linear":
+            ack = await gateway.create_order(market_buy(symbol, "0.002", "sh32u1entry"))
+        else:
+            found = await gateway.fetch_order_by_client_id(symbol, "sh32u1entry")
+            assert found is not None
+            ack = found
+
+    assert (ack.status, ack.filled, ack.fee, ack.fee_currency) == (
+        "closed", Decimal("0.002"), None, None)
+    assert fake_binance.requests[("GET", path)] == 1 and not fake_binance.faults
+    assert fake_binance.order_posts["sh32u1entry"] == 1
+    assert fake_binance.orders_created("sh32u1entry") == 1
+    [record] = [r for r in caplog.records if "kept without its fee" in r.getMessage()]
+    assert record.levelno == logging.INFO and "sh32u1entry" in record.getMessage()
+    await gateway.close()
