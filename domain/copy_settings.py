@@ -33,7 +33,8 @@ FIELD_NAMES = {
 
 
 def copy_limits(settings: CopySettings) -> CopyLimits:
-    """The ``CopyLimits`` value of a stored settings row (what ``decide_copy`` takes)."""
+    """The ``CopyLimits`` value of a stored settings row, or of any object with its fields
+    as attributes (the copy engine reads them as values; what ``decide_copy`` takes)."""
     return CopyLimits(
         scale_factor=Decimal(settings.scale_factor),
         max_position_pct=Decimal(settings.max_position_pct),

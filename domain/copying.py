@@ -33,6 +33,12 @@ Paper and live share all of this: ``Gateways`` gives each follower a gateway, th
 paper exchange (``domain.paper_exchange.PaperGateway``) unless the follower's exchange
 account is live *and* its live mode was confirmed; the engine checks that again
 before every live send.
+
+The engine's parts live beside it: ``domain.copy_routing`` (routes and gateways),
+``domain.copy_context`` (what a shard reads before deciding), ``domain.copy_exits``
+(positions, exit legs, provider events, ``close_position``), ``domain.copy_results``
+(what a shard returns), ``domain.copy_rows`` (bulk row writes) and
+``domain.copy_reports`` (reasons, notices, trade events).
 """
 
 from __future__ import annotations
@@ -40,19 +46,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_UP, Decimal
-from types import SimpleNamespace
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any
 
-from tortoise import connections
-from tortoise.functions import Count
-from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from domain import subscriptions as subscriptions_module
+from domain.copy_context import (
+    FollowContext,
+    busy_slots,
+    follow_context,
+    latch_daily_loss,
+    open_positions_of,
+)
+from domain.copy_exits import (
+    OPEN_ON_EXCHANGE,
+    apply_exit_fill,
+    configure_exits,
+    current_stops,
+    exit_followups,
+    exit_intents,
+    net_fill,
+    open_positions_for_fills,
+)
 from domain.copy_reports import (
     ENTRY,
     position_event,
@@ -61,32 +79,25 @@ from domain.copy_reports import (
     with_outcome,
     write_notices,
 )
-from domain.daily_loss import HeldPosition, day_pnl_of, held_positions
+from domain.copy_results import OrderResult, Retry, ShardResult
+from domain.copy_routing import PAPER, Gateways, PaperGateways, Route
+from domain.copy_rows import attach_related, insert_rows, save_rows
+from domain.copy_settings import copy_limits
+from domain.daily_loss import day_pnl_of, held_positions
 from domain.errors import DomainError, OrderStatusUnknown, RetryableError
-from domain.fanout import client_order_id
 from domain.models import (
     CopyOrder,
-    CopySettings,
     OrderStatus,
     PaperAccount,
     Position,
     PositionStatus,
     Side,
-    Signal,
-    SignalState,
-    Subscription,
-    SubscriptionStatus,
-    User,
 )
-from domain.outcomes import realized_pnl
-from domain.paper_exchange import MarketLookup, MemoryPaperBook, PaperBook, PaperGateway
-from domain.ports import ExchangeGateway, MarketRules, OrderAck, OrderRequest, PriceSource
-from domain.risk import SlippageAction, daily_loss_reached, quote_currency
+from domain.ports import MarketRules, OrderAck, OrderRequest, PriceSource
+from domain.risk import daily_loss_reached, quote_currency
 from domain.sizing import (
-    AMOUNT_QUANTUM,
     AccountState,
     CopyDecision,
-    CopyLimits,
     FillModel,
     SignalTerms,
     decide_copy,
@@ -94,7 +105,6 @@ from domain.sizing import (
 )
 
 WORKING = (OrderStatus.PENDING, OrderStatus.SENDING)
-OPEN_ON_EXCHANGE = (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED)
 MAX_ATTEMPTS = 8
 RETRY_LATER = "\x00retry:"
 BACKOFF_BASE_S = 0.5
@@ -107,105 +117,6 @@ TRADES_TOPIC = "trades:"
 def trades_topic(user_id: int) -> str:
     """Bus topic of one follower's trade events (``myTradeEvents``)."""
     return f"{TRADES_TOPIC}{user_id}"
-
-
-# --- routing: which gateway a follower's orders go to ----------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where one follower's orders go: ``mode`` paper or live, the ccxt exchange id
-    (``paper`` for the paper exchange), the exchange account row and whether live mode
-    was confirmed (``live_confirmed_at`` set)."""
-
-    mode: str = "paper"
-    exchange: str = "paper"
-    account_id: int | None = None
-    live_confirmed: bool = False
-    quote: str = "USDT"
-
-    @property
-    def live(self) -> bool:
-        """True only for a live account whose live mode was confirmed."""
-        return self.mode == "live" and self.live_confirmed
-
-
-PAPER = Route()
-
-
-class Gateways(Protocol):
-    """Gives each follower a route and a gateway (paper or live)."""
-
-    async def routes(self, user_ids: list[int]) -> dict[int, Route]:
-        """Route of each of ``user_ids`` (missing users trade paper)."""
-        ...
-
-    async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
-        """The gateway of ``route`` for ``user_id``; raises ``PermanentError`` if the
-        account can no longer be used (deleted, credentials unreadable)."""
-        ...
-
-
-class PaperGateways:
-    """Every follower trades on the paper exchange (a ``PaperGateway`` per follower)."""
-
-    def __init__(self, prices: PriceSource, book: PaperBook | None = None,
-                 fill_model: FillModel = FillModel(), rules: MarketLookup | None = None
-                 ) -> None:
-        self.prices, self.fill_model, self.rules = prices, fill_model, rules
-        self.book: PaperBook = book if book is not None else MemoryPaperBook()
-
-    async def routes(self, user_ids: list[int]) -> dict[int, Route]:
-        """Paper for everyone."""
-        return dict.fromkeys(user_ids, PAPER)
-
-    async def gateway(self, user_id: int, route: Route) -> ExchangeGateway:
-        """A ``PaperGateway`` on the follower's paper account."""
-        return PaperGateway(user_id, self.prices, self.book, self.fill_model, self.rules)
-
-
-# --- results -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrderResult:
-    """What happened to one copy order; ``notice_id`` is the follower's Delivery row."""
-
-    order_id: int
-    user_id: int
-    status: OrderStatus
-    reason: str
-    notice_id: int | None
-    signal_id: int = 0
-    leg: str = ENTRY
-
-
-@dataclass(frozen=True)
-class Retry:
-    """An order to send again on its own after ``delay_s`` seconds (attempt number)."""
-
-    order_id: int
-    attempt: int
-    delay_s: float
-
-
-@dataclass
-class ShardResult:
-    """Outcome of one shard: results, retries to schedule, trade events to announce and
-    the positions whose exit orders (live) were created as new PENDING legs."""
-
-    results: list[OrderResult] = field(default_factory=list)
-    retries: list[Retry] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    exit_order_ids: list[int] = field(default_factory=list)
-    cancel_order_ids: list[int] = field(default_factory=list)
-    db_s: float = 0.0
-    exchange_s: float = 0.0
-
-    @property
-    def notice_ids(self) -> list[int]:
-        """Delivery ids of the follower notices written."""
-        return [r.notice_id for r in self.results if r.notice_id is not None]
 
 
 @dataclass
@@ -379,11 +290,11 @@ class CopyEngine:
             accounts = {a.user_id: a for a in await PaperAccount.filter(  # type: ignore[attr-defined]
                 user_id__in=user_ids).order_by("user_id").select_for_update()}
             counts = await busy_slots(user_ids)
-            context = await _follow_context(pending)
+            context = await follow_context(pending)
             context.stops = await current_stops({o.signal.id for o in pending})
             context.held = await held_positions({u: "live" if routes.get(u, PAPER).live
                                                  else "paper" for u in user_ids}, now)
-            open_positions = await _open_positions_of(pending)
+            open_positions = await open_positions_of(pending)
             for order in pending:
                 order.updated_at = now
                 route = routes.get(order.user_id, PAPER)  # type: ignore[attr-defined]
@@ -417,7 +328,7 @@ class CopyEngine:
                                        backoff_s(order.attempts)))
         return decided, skipped
 
-    def _decide_one(self, order: CopyOrder, route: Route, context: _FollowContext,
+    def _decide_one(self, order: CopyOrder, route: Route, context: FollowContext,
                     accounts: dict[int, PaperAccount], counts: dict[int, int],
                     prep: dict[tuple[int, str], Any],
                     open_positions: dict[tuple[int, int], Position], now: datetime) -> str:
@@ -463,7 +374,7 @@ class CopyEngine:
         return ""
 
     def _size(self, order: CopyOrder, equity: Decimal, busy: int, settings: Any,
-              context: _FollowContext, rules: MarketRules | None,
+              context: FollowContext, rules: MarketRules | None,
               now: datetime) -> CopyDecision:
         """``decide_copy`` on the signal's current stop and the account's day PnL; a
         daily loss limit reached now is latched (``context.latched``)."""
@@ -631,16 +542,16 @@ class CopyEngine:
                 await save_rows([o for o, _ in outcomes], [
                     "status", "reason", "claimed_by", "attempts", "amount", "price", "filled",
                     "notional", "fee", "exchange_order_id", "acked_at", "updated_at"])
-            positions = await _open_positions(fills, self.prices.now_ms())
-            await _configure_exits(positions, self._steps, self._native_stops)
-            out.exit_order_ids = await _exit_intents(positions)
+            positions = await open_positions_for_fills(fills, self.prices.now_ms())
+            await configure_exits(positions, self._steps, self._native_stops)
+            out.exit_order_ids = await exit_intents(positions)
             for order, size in exits:
-                closed = await _apply_exit_fill(order, size, self.fill_model)
+                closed = await apply_exit_fill(order, size, self.fill_model)
                 if closed is None:
                     continue
                 if closed.status is PositionStatus.CLOSED:
                     out.events.append(position_event(closed))
-                await _exit_followups(order, closed, out)
+                await exit_followups(order, closed, out)
             notices = await write_notices([o for o, outcome in outcomes if outcome.retry is None
                                       or o.status is OrderStatus.FAILED] + skipped)
         for order in [o for o, _ in outcomes] + skipped:
@@ -651,81 +562,6 @@ class CopyEngine:
                                            order.status, order.reason, notice,
                                            order.signal.id, order.leg))
             out.events.append(trade_event(order))
-
-
-async def save_rows(rows: Sequence[Model], fields: list[str]) -> None:
-    """UPDATE ``fields`` of many rows of one model: one pipelined ``executemany`` on
-    PostgreSQL (tortoise's ``bulk_update`` builds a CASE per field and cost ~100 ms of
-    CPU per 100 rows here), ``bulk_update`` elsewhere (SQLite)."""
-    if not rows:
-        return
-    model = type(rows[0])
-    meta = model._meta
-    conn = connections.get(meta.default_connection or "default")
-    if conn.capabilities.dialect != "postgres":
-        await model.bulk_update(list(rows), fields=fields)
-        return
-    columns = [meta.fields_db_projection[f] for f in fields]
-    assignments = ", ".join(f'"{c}" = ${i}' for i, c in enumerate(columns, 1))
-    pk = meta.db_pk_column
-    sql = (f'UPDATE "{meta.db_table}" SET {assignments} '
-           f'WHERE "{pk}" = ${len(columns) + 1}')
-    values = [[meta.fields_map[f].to_db_value(getattr(row, f), row) for f in fields]
-              + [row.pk] for row in rows]
-    await conn.execute_many(sql, values)
-
-
-async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *,
-                      ignore_conflicts: bool = False) -> None:
-    """INSERT rows of one model given as {field: value} (the fields' defaults, and now
-    for auto_now fields, fill the rest): one pipelined ``executemany`` on PostgreSQL
-    (building a tortoise model cost ~90 µs of CPU per row here), ``bulk_create``
-    elsewhere. Values are validated and converted by the model's fields; a missing
-    required field raises ``KeyError``. ``ignore_conflicts``: rows hitting a unique
-    constraint are left out (``ON CONFLICT DO NOTHING``), else the conflict raises."""
-    if not rows:
-        return
-    meta = model._meta
-    conn = connections.get(meta.default_connection or "default")
-    if conn.capabilities.dialect != "postgres":
-        await model.bulk_create([model(**row) for row in rows],
-                                ignore_conflicts=ignore_conflicts)
-        return
-    names = [n for n in meta.fields_db_projection if not meta.fields_map[n].generated]
-    fields = [meta.fields_map[n] for n in names]
-    now = datetime.now(UTC)
-    defaults = {f.model_field_name: now for f in fields
-                if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
-    values = [[f.to_db_value(row[n] if n in row else _default(f, defaults, n), model)
-               for n, f in zip(names, fields, strict=True)] for row in rows]
-    columns = ", ".join(f'"{meta.fields_db_projection[n]}"' for n in names)
-    params = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    await conn.execute_many(f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({params})'
-                            f"{conflict}", values)
-
-
-def _default(field: Any, defaults: dict[str, Any], name: str) -> Any:
-    if name in defaults:
-        return defaults[name]
-    if field.default is None and not field.null:
-        raise KeyError(f"{field.model._meta.db_table}.{name} needs a value")
-    return field.default() if callable(field.default) else field.default
-
-
-async def attach_related(orders: list[CopyOrder]) -> list[CopyOrder]:
-    """Load each order's signal and user with one query per model (a shard's orders
-    share one signal: ``select_related`` would build it once per row)."""
-    if not orders:
-        return orders
-    signals = {s.id: s for s in await Signal.filter(
-        id__in={o.signal_id for o in orders})}  # type: ignore[attr-defined]
-    users = {u.id: u for u in await User.filter(
-        id__in={o.user_id for o in orders})}  # type: ignore[attr-defined]
-    for order in orders:
-        order.signal = signals[order.signal_id]  # type: ignore[attr-defined]
-        order.user = users[order.user_id]  # type: ignore[attr-defined]
-    return orders
 
 
 def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
@@ -769,356 +605,6 @@ def _message(exc: BaseException | None) -> str:
     return exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
 
 
-SETTINGS_FIELDS = ("enabled", "scale_factor", "max_position_pct", "max_open_positions",
-                   "max_daily_loss_pct", "slippage_guard_pct", "slippage_action",
-                   "leverage_cap", "allowed_symbols", "denied_symbols", "exit_ladder",
-                   "move_stop_to_breakeven")
-
-
-def copy_limits(settings: Any) -> CopyLimits:
-    """The ``CopyLimits`` of a stored copy-settings row, or of any object with its
-    ``SETTINGS_FIELDS`` as attributes (what ``decide_copy`` takes)."""
-    return CopyLimits(
-        scale_factor=Decimal(settings.scale_factor),
-        max_position_pct=Decimal(settings.max_position_pct),
-        max_open_positions=settings.max_open_positions,
-        max_daily_loss_pct=Decimal(settings.max_daily_loss_pct),
-        slippage_guard_pct=Decimal(settings.slippage_guard_pct),
-        slippage_action=SlippageAction(settings.slippage_action),
-        leverage_cap=settings.leverage_cap,
-        allowed_symbols=tuple(settings.allowed_symbols or ()),
-        denied_symbols=tuple(settings.denied_symbols or ()),
-        exit_ladder=tuple(Decimal(str(p)) for p in settings.exit_ladder or ()),
-        move_stop_to_breakeven=settings.move_stop_to_breakeven,
-    )
-
-
-@dataclass
-class _FollowContext:
-    """What a shard's decisions read: entitled users per provider, copy settings per
-    (user, provider), current stops per signal, positions per user for the day PnL, and
-    the copy settings (subscription ids) whose daily loss limit was reached now."""
-
-    entitled: dict[int, set[int]]
-    settings: dict[tuple[int, int], Any]
-    stops: dict[int, Decimal] = field(default_factory=dict)
-    held: dict[int, list[HeldPosition]] = field(default_factory=dict)
-    latched: set[int] = field(default_factory=set)
-
-
-async def _follow_context(orders: list[CopyOrder]) -> _FollowContext:
-    """Entitlement (billing's rule when present, else ACTIVE) and copy settings, in bulk."""
-    by_provider: dict[int, set[int]] = {}
-    for order in orders:
-        by_provider.setdefault(order.signal.provider_id, set()).add(order.user_id)  # type: ignore[attr-defined]
-    entitled: dict[int, set[int]] = {}
-    settings: dict[tuple[int, int], Any] = {}
-    rule = getattr(subscriptions_module, "entitled_user_ids", None)
-    for provider_id, users in by_provider.items():
-        if rule is not None:
-            entitled[provider_id] = set(await rule(provider_id, sorted(users)))
-        else:
-            entitled[provider_id] = set(await Subscription.filter(
-                provider_id=provider_id, user_id__in=sorted(users),
-                status=SubscriptionStatus.ACTIVE).values_list("user_id", flat=True))  # type: ignore[arg-type]
-        for row in await CopySettings.filter(subscription__provider_id=provider_id,
-                                             subscription__user_id__in=sorted(users)
-                                             ).values(*SETTINGS_FIELDS,
-                                                      "subscription__user_id",
-                                                      "subscription_id", "daily_loss_hit_on"):
-            user_id = row.pop("subscription__user_id")
-            settings[(user_id, provider_id)] = SimpleNamespace(**row)
-    return _FollowContext(entitled, settings)
-
-
-async def current_stops(signal_ids: Iterable[int]) -> dict[int, Decimal]:
-    """The stop-loss in force per signal (``SignalState.stop_loss``: moved by the
-    provider's STOP_MOVED events), what new decisions and positions use."""
-    rows = await SignalState.filter(signal_id__in=list(signal_ids)).values(
-        "signal_id", "stop_loss")
-    return {row["signal_id"]: Decimal(row["stop_loss"]) for row in rows}
-
-
-async def latch_daily_loss(subscription_ids: set[int], now: datetime) -> None:
-    """Record that the daily loss limit of these copy settings was reached on ``now``'s
-    UTC day: their new signals are skipped until the next 00:00 UTC."""
-    if subscription_ids:
-        await CopySettings.filter(subscription_id__in=sorted(subscription_ids)).update(
-            daily_loss_hit_on=now.astimezone(UTC).date())
-
-
-async def _open_positions_of(orders: list[CopyOrder]) -> dict[tuple[int, int], Position]:
-    exits = [o for o in orders if o.leg != ENTRY]
-    if not exits:
-        return {}
-    rows = await Position.filter(signal_id__in={o.signal.id for o in exits},
-                                 user_id__in={o.user_id for o in exits},  # type: ignore[attr-defined]
-                                 status=PositionStatus.OPEN)
-    return {(p.signal_id, p.user_id): p for p in rows}  # type: ignore[attr-defined]
-
-
-async def busy_slots(user_ids: list[int]) -> dict[int, int]:
-    """Per user: OPEN positions plus entry orders that may still open one (SENDING or
-    PLACED without a fill yet). What ``max_open_positions`` is checked against."""
-    counts = await open_position_counts(user_ids)
-    rows = await CopyOrder.filter(user_id__in=user_ids, leg=ENTRY,
-                                  status__in=(OrderStatus.SENDING, OrderStatus.PLACED)
-                                  ).annotate(n=Count("id")).group_by("user_id").values(
-        "user_id", "n")
-    for row in rows:
-        counts[row["user_id"]] = counts.get(row["user_id"], 0) + row["n"]
-    return counts
-
-
-async def _open_positions(fills: list[tuple[CopyOrder, OrderAck]], market_ts: int
-                          ) -> list[Position]:
-    """Positions of entry fills (new ones created, partly filled ones grown); paper
-    accounts pay the entry fee. Inside the caller's transaction."""
-    entries = [(o, a) for o, a in fills if o.leg == ENTRY]
-    if not entries:
-        return []
-    existing = {p.copy_order_id: p for p in await Position.filter(  # type: ignore[attr-defined]
-        copy_order_id__in=[o.id for o, _ in entries])}
-    created: list[dict[str, Any]] = []
-    fees: dict[int, Decimal] = {}
-    stops = await current_stops({o.signal.id for o, _ in entries})
-    for order, ack in entries:
-        signal = order.signal
-        held, fee = net_fill(ack)
-        position = existing.get(order.id)
-        if position is not None:
-            position.amount = position.remaining_amount = held
-            position.entry_price = ack.average or position.entry_price
-            await position.save(update_fields=["amount", "remaining_amount", "entry_price"])
-            continue
-        if order.mode == "paper":
-            fees[order.user_id] = fees.get(order.user_id, Decimal(0)) + fee  # type: ignore[attr-defined]
-        created.append(dict(
-            user_id=order.user_id, signal_id=signal.id, copy_order_id=order.id,  # type: ignore[attr-defined]
-            symbol=signal.symbol, side=signal.side, entry_price=ack.average or order.price,
-            amount=held, remaining_amount=held,
-            stop_loss=stops.get(signal.id, signal.stop_loss),
-            targets=signal.targets, realized_pnl=-fee, fees=fee, opened_market_ts=market_ts,
-            mode=order.mode, exchange_account_id=order.exchange_account_id,
-        ))
-    await insert_rows(Position, created)
-    if fees:
-        accounts = await PaperAccount.filter(user_id__in=list(fees)).select_for_update()
-        for account in accounts:
-            account.balance -= fees[account.user_id]  # type: ignore[attr-defined]
-        await save_rows(accounts, ["balance"])
-    by_id = {o.id: o for o, _ in entries}
-    positions = list(await Position.filter(copy_order_id__in=list(by_id)))
-    for position in positions:
-        order = by_id[position.copy_order_id]  # type: ignore[attr-defined]
-        position.copy_order, position.signal = order, order.signal
-    return positions
-
-
-def net_fill(ack: OrderAck, fee_rate: Decimal = FillModel().fee_rate) -> tuple[Decimal, Decimal]:
-    """(amount held after the fill, fee in quote currency). Binance spot takes the fee
-    of a buy in the asset received: then the position holds ``filled - fee`` and the fee
-    is worth ``fee × average`` in quote currency. A spot buy whose fee the exchange did
-    not report (an order found by lookup) is assumed to have paid ``fee_rate`` in the
-    asset received, so exits never try to sell more than is held."""
-    base = ack.symbol.partition("/")[0]
-    if ack.fee is None and ack.side == "buy" and ":" not in ack.symbol and ack.filled > 0:
-        fee = (ack.filled * fee_rate).quantize(Decimal("1e-12"), rounding=ROUND_UP)
-        return ack.filled - fee, money(fee * (ack.average or 0))
-    fee = Decimal(ack.fee or 0)
-    if ack.fee_currency and ack.fee_currency == base and ack.side == "buy":
-        return ack.filled - fee, money(fee * (ack.average or 0))
-    return ack.filled, money(fee)
-
-
-async def _configure_exits(positions: list[Position], steps: dict[tuple[str, str], Decimal],
-                           native_stops: dict[tuple[str, str], bool]) -> None:
-    """Set each new position's exit ladder (the follower's ladder, even split by default,
-    rounded to the market's amount step) and its break-even option."""
-    fresh = [p for p in positions if p.exit_amounts is None]
-    if not fresh:
-        return
-    rows = await CopySettings.filter(
-        subscription__user_id__in={p.user_id for p in fresh},  # type: ignore[attr-defined]
-        subscription__provider_id__in={p.signal.provider_id for p in fresh}  # type: ignore[attr-defined]
-    ).values("subscription__user_id", "subscription__provider_id", "exit_ladder",
-             "move_stop_to_breakeven")
-    by_key = {(r["subscription__user_id"], r["subscription__provider_id"]): r for r in rows}
-    for position in fresh:
-        row = by_key.get((position.user_id, position.signal.provider_id))  # type: ignore[attr-defined]
-        settings = SimpleNamespace(**row) if row else None
-        ladder = tuple(Decimal(str(p)) for p in (settings.exit_ladder if settings else ()) or ())
-        exchange = position.copy_order.exchange
-        step = steps.get((exchange, position.symbol), AMOUNT_QUANTUM)
-        amounts = exit_ladder(Decimal(position.remaining_amount), len(position.targets),
-                              step, ladder)
-        position.exit_amounts = [str(a) for a in amounts]
-        position.break_even_after_first_target = bool(settings and
-                                                      settings.move_stop_to_breakeven)
-        position.stop_on_exchange = position.mode == "live" and native_stops.get(
-            (exchange, position.symbol), False)
-    await save_rows(fresh, ["exit_amounts", "break_even_after_first_target",
-                            "stop_on_exchange"])
-
-
-async def _exit_intents(positions: list[Position]) -> list[int]:
-    """PENDING exit legs of live positions: a reduce-only limit per take-profit target
-    (amounts from the exit ladder) and a native stop order. Paper positions' exits are
-    enforced by the position monitor. Returns the new rows' ids."""
-    rows: list[dict[str, Any]] = []
-    for position in positions:
-        if position.mode != "live" or position.exit_amounts is None:
-            continue
-        amounts = [Decimal(a) for a in position.exit_amounts]
-        close_side = Side.SELL if position.side is Side.BUY else Side.BUY
-        uid: int = position.user_id  # type: ignore[attr-defined]
-        sid: int = position.signal_id  # type: ignore[attr-defined]
-        for index, (target, amount) in enumerate(zip(position.targets, amounts,
-                                                     strict=True), 1):
-            if amount <= 0:
-                continue
-            rows.append(_leg(position, sid, uid, f"tp{index}", close_side, amount,
-                             "limit", limit_price=Decimal(str(target))))
-        if position.stop_on_exchange:
-            rows.append(_leg(position, sid, uid, "sl1", close_side,
-                             Decimal(position.remaining_amount), "stop_market",
-                             stop_price=Decimal(position.stop_loss)))
-    if not rows:
-        return []
-    await insert_rows(CopyOrder, rows, ignore_conflicts=True)
-    return list(await CopyOrder.filter(client_order_id__in=[r["client_order_id"] for r in rows],
-                                       status=OrderStatus.PENDING).values_list("id", flat=True))  # type: ignore[arg-type]
-
-
-async def _apply_exit_fill(order: CopyOrder, size: Decimal,
-                           fill_model: FillModel) -> Position | None:
-    """Close ``size`` of the follower's position at the exit leg's fill price. Inside the
-    caller's transaction. Returns the position (None if it was already closed)."""
-    position = await Position.get_or_none(signal_id=order.signal.id,
-                                          user_id=order.user_id)  # type: ignore[attr-defined]
-    if position is None:
-        return None
-    index = int(order.leg[2:]) if order.leg.startswith("tp") and order.leg[2:].isdigit() else 0
-    reason = f"target {index}" if index else ("stop-loss" if order.leg.startswith("sl")
-                                              else "closed by provider")
-    share = size / Decimal(order.filled) if order.filled else Decimal(1)
-    fee = money(Decimal(order.fee) * share) if order.fee is not None else None
-    # A full exit (stop, close, last target) closes what the position holds: the amount
-    # sent was rounded down to the market's step, the dust stays on the exchange.
-    whole = order.status is OrderStatus.FILLED and (
-        not order.leg.startswith("tp") or index >= len(position.targets))
-    return await close_position(position.id, Decimal(order.price or 0),
-                                None if whole else size, reason, fill_model.fee_rate, index,
-                                fee=fee)
-
-
-async def _exit_followups(order: CopyOrder, position: Position, out: ShardResult) -> None:
-    """After an exit leg of a live position filled: a closed position's other legs are
-    cancelled; after a take-profit the native stop is replaced by one for what remains
-    (at the entry price once target 1 is hit, if the follower chose break-even)."""
-    if position.mode != "live":
-        return
-    await position.fetch_related("copy_order")
-    uid: int = position.user_id  # type: ignore[attr-defined]
-    sid: int = position.signal_id  # type: ignore[attr-defined]
-    legs = await CopyOrder.filter(signal_id=sid, user_id=uid).exclude(leg=ENTRY)
-    open_legs = [leg for leg in legs if leg.id != order.id and leg.status in (
-        OrderStatus.PENDING, *OPEN_ON_EXCHANGE)]
-    if position.status is PositionStatus.CLOSED:
-        out.cancel_order_ids += [leg.id for leg in open_legs]
-        return
-    if not order.leg.startswith("tp"):
-        return
-    if position.break_even_after_first_target and position.targets_hit >= 1 \
-            and Decimal(position.stop_loss) != Decimal(position.entry_price):
-        # Spot stops are watched by the monitor on this same column; native stops are
-        # replaced below at it.
-        position.stop_loss = position.entry_price
-        await position.save(update_fields=["stop_loss"])
-    if not position.stop_on_exchange:
-        return
-    out.cancel_order_ids += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
-    number = 1 + sum(1 for leg in legs if leg.leg.startswith("sl"))
-    close_side = Side.SELL if position.side is Side.BUY else Side.BUY
-    new = _leg(position, sid, uid, f"sl{number}", close_side,
-               Decimal(position.remaining_amount), "stop_market",
-               stop_price=Decimal(position.stop_loss))
-    await insert_rows(CopyOrder, [new], ignore_conflicts=True)
-    row = await CopyOrder.get(signal_id=sid, user_id=uid, leg=new["leg"])
-    if row.status is OrderStatus.PENDING:
-        out.exit_order_ids.append(row.id)
-
-
-async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | None
-                                  ) -> tuple[list[int], list[int]]:
-    """What a provider's CLOSED/CANCELLED/STOP_MOVED event does to followers' orders.
-
-    Returns (legs to cancel, new PENDING legs to execute). CLOSED/CANCELLED: entries not
-    filled yet are cancelled; each OPEN live position has its exit legs cancelled and a
-    reduce-only market ``close`` leg for what remains (paper positions are closed at the
-    market price by ``domain.monitor.close_positions_for_event``). STOP_MOVED: live
-    positions with a native stop get it replaced at ``price``.
-    """
-    cancel: list[int] = []
-    new: list[dict[str, Any]] = []
-    if kind in ("CLOSED", "CANCELLED"):
-        cancel += list(await CopyOrder.filter(
-            signal_id=signal_id, leg=ENTRY,
-            status__in=(OrderStatus.PENDING, *OPEN_ON_EXCHANGE)).values_list("id", flat=True))  # type: ignore[arg-type]
-    positions = await Position.filter(signal_id=signal_id, status=PositionStatus.OPEN,
-                                      mode="live").select_related("copy_order")
-    for position in positions:
-        uid: int = position.user_id  # type: ignore[attr-defined]
-        legs = await CopyOrder.filter(signal_id=signal_id, user_id=uid).exclude(leg=ENTRY)
-        open_legs = [leg for leg in legs if leg.status in (OrderStatus.PENDING,
-                                                           *OPEN_ON_EXCHANGE)]
-        close_side = Side.SELL if position.side is Side.BUY else Side.BUY
-        if kind in ("CLOSED", "CANCELLED"):
-            cancel += [leg.id for leg in open_legs]
-            new.append(_leg(position, signal_id, uid, "close", close_side,
-                            Decimal(position.remaining_amount), "market"))
-        elif kind == "STOP_MOVED" and price is not None and position.stop_on_exchange:
-            cancel += [leg.id for leg in open_legs if leg.leg.startswith("sl")]
-            number = 1 + sum(1 for leg in legs if leg.leg.startswith("sl"))
-            new.append(_leg(position, signal_id, uid, f"sl{number}", close_side,
-                            Decimal(position.remaining_amount), "stop_market",
-                            stop_price=price))
-    await insert_rows(CopyOrder, new, ignore_conflicts=True)
-    ids = list(await CopyOrder.filter(client_order_id__in=[n["client_order_id"] for n in new],
-                                      status=OrderStatus.PENDING).values_list("id", flat=True)) \
-        if new else []
-    return cancel, ids  # type: ignore[return-value]
-
-
-def _leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
-         amount: Decimal, order_type: str, *, limit_price: Decimal | None = None,
-         stop_price: Decimal | None = None) -> dict[str, Any]:
-    """A new PENDING exit leg of ``position`` as ``insert_rows`` values."""
-    return dict(signal_id=signal_id, user_id=user_id, leg=leg,
-                client_order_id=client_order_id(signal_id, user_id, leg),
-                symbol=position.symbol, side=side, amount=amount, order_type=order_type,
-                limit_price=limit_price, stop_price=stop_price, mode=position.mode,
-                exchange=position.copy_order.exchange,
-                exchange_account_id=position.exchange_account_id,
-                reason=f"placed: {_leg_name(leg)} of the copied position")
-
-
-def _leg_name(leg: str) -> str:
-    if leg.startswith("tp"):
-        return f"take-profit {leg[2:]}"
-    return "stop-loss" if leg.startswith("sl") else "close"
-
-
-def exit_ladder(amount: Decimal, targets: int, step: Decimal | None,
-                ladder: Iterable[Decimal] = ()) -> list[Decimal]:
-    """Amount closed at each take-profit target: ``ladder`` percents (even split when
-    empty), each leg rounded down to ``step`` (1e-12 when None), the remainder on the
-    last target, so the legs sum to ``amount``."""
-    from domain.risk import exit_amounts
-
-    return exit_amounts(amount, tuple(ladder), targets, step or Decimal("1e-12"))
-
-
 # --- compatibility entry point and positions -------------------------------------------
 
 
@@ -1132,47 +618,3 @@ async def execute_copy_orders(order_ids: list[int], prices: PriceSource,
     return (await engine.run(order_ids)).results
 
 
-async def open_position_count(user_id: int) -> int:
-    """Number of OPEN positions of a user."""
-    return await Position.filter(user_id=user_id, status=PositionStatus.OPEN).count()
-
-
-async def open_position_counts(user_ids: list[int]) -> dict[int, int]:
-    """OPEN positions per user for many users in one query."""
-    rows = await Position.filter(user_id__in=user_ids, status=PositionStatus.OPEN).annotate(
-        n=Count("id")).group_by("user_id").values("user_id", "n")
-    return {row["user_id"]: row["n"] for row in rows}
-
-
-async def close_position(position_id: int, price: Decimal, amount: Decimal | None,
-                         reason: str, fee_rate: Decimal, target_index: int = 0,
-                         fee: Decimal | None = None) -> Position | None:
-    """Close ``amount`` (None: all that remains) of an OPEN position at ``price``.
-
-    Realized PnL (quote currency) = gross move × amount − exit fee (``fee`` when the
-    exchange reported it, else ``fee_rate`` × exit notional), each rounded to 1e-8; a
-    paper account's balance moves by the same. The position is CLOSED when nothing
-    remains. Returns None if the position was already closed. Call inside a transaction.
-    """
-    position = await Position.filter(id=position_id).select_for_update().get_or_none()
-    if position is None or position.status is PositionStatus.CLOSED:
-        return None
-    size = position.remaining_amount if amount is None else min(amount,
-                                                                position.remaining_amount)
-    exit_fee = money(fee) if fee is not None else money(price * size * fee_rate)
-    pnl = money(realized_pnl(position.side, position.entry_price, price, size)) - exit_fee
-    position.remaining_amount -= size
-    position.realized_pnl += pnl
-    position.fees += exit_fee
-    position.targets_hit = max(position.targets_hit, target_index)
-    position.exit_price = price
-    if position.remaining_amount <= 0:
-        position.status, position.close_reason = PositionStatus.CLOSED, reason
-        position.closed_at = datetime.now(UTC)
-    await position.save()
-    if position.mode == "paper":
-        account = await PaperAccount.filter(user_id=position.user_id  # type: ignore[attr-defined]
-                                            ).select_for_update().get()
-        account.balance += pnl
-        await account.save(update_fields=["balance"])
-    return position

@@ -18,7 +18,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from domain.copying import close_position
+from domain.copy_exits import close_position
 from domain.events import event_message
 from domain.fanout import client_order_id
 from domain.market import Candle

@@ -30,20 +30,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.copying import (
-    OPEN_ON_EXCHANGE,
-    PAPER,
-    WORKING,
-    CopyEngine,
-    Gateways,
-    PaperGateways,
-    Route,
-    ShardResult,
-    backoff_s,
-    legs_for_provider_event,
-    position_event,
-    trades_topic,
-)
+from domain.copy_exits import OPEN_ON_EXCHANGE, legs_for_provider_event
+from domain.copy_results import ShardResult
+from domain.copy_routing import PAPER, Gateways, PaperGateways, Route
+from domain.copying import WORKING, CopyEngine, backoff_s, position_event, trades_topic
 from domain.errors import DomainError, PermanentError
 from domain.exchange_models import AccountStatus, ExchangeAccount, TradingMode
 from domain.fanout import shards

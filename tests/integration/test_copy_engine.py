@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from domain import users
-from domain.copying import CopyEngine, PaperGateways, backoff_s, busy_slots
+from domain.copy_routing import PaperGateways
+from domain.copying import CopyEngine, backoff_s, busy_slots
 from domain.fanout import fan_out
 from domain.models import (
     CopyOrder,

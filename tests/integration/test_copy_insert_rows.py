@@ -1,4 +1,4 @@
-"""``domain.copying.insert_rows`` on PostgreSQL: what the copy write-back inserts
+"""``domain.copy_rows.insert_rows`` on PostgreSQL: what the copy write-back inserts
 without building tortoise models (positions, exit legs, paper accounts).
 
 Rows read back equal what a model would have stored: the fields' defaults fill what is
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from domain.copying import insert_rows
+from domain.copy_rows import insert_rows
 from domain.models import PaperAccount, User
 
 

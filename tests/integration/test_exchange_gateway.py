@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from redis.asyncio import Redis
 
-from domain.copying import net_fill
+from domain.copy_exits import net_fill
 from domain.errors import (
     CredentialsRejected,
     InvalidInput,
