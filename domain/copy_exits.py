@@ -1,4 +1,5 @@
-"""Positions and their exit legs: what a fill holds, the exit ladder, the take-profit
+"""Fills, positions and their exit legs: an exchange answer applied to its order row
+(``apply_ack``), what a fill holds, the exit ladder, the take-profit
 and stop legs of live positions, provider events applied to them, closing a position.
 
 Used by the copy engine (``domain.copying``), the position monitor (``close_position``)
@@ -15,7 +16,7 @@ from typing import Any
 
 from tortoise.functions import Count
 
-from domain.copy_reports import ENTRY
+from domain.copy_reports import ENTRY, with_outcome
 from domain.copy_results import ShardResult
 from domain.copy_rows import insert_rows, save_rows
 from domain.fanout import client_order_id
@@ -337,3 +338,38 @@ async def current_stops(signal_ids: Iterable[int]) -> dict[int, Decimal]:
     rows = await SignalState.filter(signal_id__in=list(signal_ids)).values(
         "signal_id", "stop_loss")
     return {row["signal_id"]: Decimal(row["stop_loss"]) for row in rows}
+
+
+def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
+    """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids); the
+    reason keeps its decision lines and gets the execution line (``with_outcome``)."""
+    order.exchange_order_id = ack.id[:64]
+    order.filled = ack.filled
+    order.acked_at = order.acked_at or now
+    if ack.average is not None and ack.filled > 0:
+        order.price = ack.average
+        order.notional = money(ack.average * ack.filled)
+    if ack.fee is not None:
+        order.fee = net_fill(ack)[1]
+    if ack.status == "closed" or (ack.filled >= ack.amount > 0):
+        order.status = OrderStatus.FILLED
+        order.amount = ack.filled if ack.filled > 0 else ack.amount
+        if order.mode == "paper":
+            line = "filled at market (paper)" if order.order_type == "market" else (
+                f"filled at limit {order.limit_price} (paper)")
+        else:
+            line = f"filled on {order.exchange}"
+    elif ack.status == "open":
+        order.status = (OrderStatus.PARTIALLY_FILLED if ack.filled > 0
+                        else OrderStatus.PLACED)
+        line = (f"partly filled ({ack.filled} of {ack.amount})" if ack.filled > 0
+                else f"placed on {order.exchange} ({order.order_type})")
+    elif ack.filled > 0:
+        order.status = OrderStatus.FILLED
+        order.amount = ack.filled
+        line = f"filled {ack.filled} of {ack.amount}, the rest was {ack.status}"
+    else:
+        order.status = OrderStatus.CANCELLED if ack.status in ("canceled", "expired") \
+            else OrderStatus.FAILED
+        line = f"order {ack.status} by the exchange"
+    order.reason = with_outcome(order.reason, line)

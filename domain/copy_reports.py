@@ -141,3 +141,11 @@ def position_event(position: Position) -> dict[str, Any]:
 
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+TRADES_TOPIC = "trades:"
+
+
+def trades_topic(user_id: int) -> str:
+    """Bus topic of one follower's trade events (``myTradeEvents``)."""
+    return f"{TRADES_TOPIC}{user_id}"

@@ -1,5 +1,5 @@
-"""What a shard of copy orders produced: per-order results, retries to schedule, trade
-events to announce, exit legs to execute and orders to cancel."""
+"""What a shard of copy orders produced: per-order results, retries to schedule (and
+their back-off), trade events to announce, exit legs to execute and orders to cancel."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 from domain.copy_reports import ENTRY
 from domain.models import OrderStatus
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,10 @@ class ShardResult:
     def notice_ids(self) -> list[int]:
         """Delivery ids of the follower notices written."""
         return [r.notice_id for r in self.results if r.notice_id is not None]
+
+
+def backoff_s(attempt: int, retry_after: float | None = None) -> float:
+    """Delay before attempt ``attempt`` + 1: 0.5 s doubling per attempt, at most 60 s,
+    never less than the exchange's ``retry_after``."""
+    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1))
+    return max(delay, retry_after or 0.0)

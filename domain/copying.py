@@ -36,9 +36,10 @@ before every live send.
 
 The engine's parts live beside it: ``domain.copy_routing`` (routes and gateways),
 ``domain.copy_context`` (what a shard reads before deciding), ``domain.copy_exits``
-(positions, exit legs, provider events, ``close_position``), ``domain.copy_results``
-(what a shard returns), ``domain.copy_rows`` (bulk row writes) and
-``domain.copy_reports`` (reasons, notices, trade events).
+(``apply_ack``, positions, exit legs, provider events, ``close_position``),
+``domain.copy_results`` (what a shard returns, retry back-off), ``domain.copy_rows``
+(bulk row writes) and ``domain.copy_reports`` (reasons, notices, trade events and
+their bus topic).
 """
 
 from __future__ import annotations
@@ -63,12 +64,12 @@ from domain.copy_context import (
 )
 from domain.copy_exits import (
     OPEN_ON_EXCHANGE,
+    apply_ack,
     apply_exit_fill,
     configure_exits,
     current_stops,
     exit_followups,
     exit_intents,
-    net_fill,
     open_positions_for_fills,
 )
 from domain.copy_reports import (
@@ -79,7 +80,7 @@ from domain.copy_reports import (
     with_outcome,
     write_notices,
 )
-from domain.copy_results import OrderResult, Retry, ShardResult
+from domain.copy_results import OrderResult, Retry, ShardResult, backoff_s
 from domain.copy_routing import PAPER, Gateways, PaperGateways, Route
 from domain.copy_rows import attach_related, insert_rows, save_rows
 from domain.copy_settings import copy_limits
@@ -101,22 +102,11 @@ from domain.sizing import (
     FillModel,
     SignalTerms,
     decide_copy,
-    money,
 )
 
 WORKING = (OrderStatus.PENDING, OrderStatus.SENDING)
 MAX_ATTEMPTS = 8
 RETRY_LATER = "\x00retry:"
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 60.0
-
-
-TRADES_TOPIC = "trades:"
-
-
-def trades_topic(user_id: int) -> str:
-    """Bus topic of one follower's trade events (``myTradeEvents``)."""
-    return f"{TRADES_TOPIC}{user_id}"
 
 
 @dataclass
@@ -126,13 +116,6 @@ class _Outcome:
     retry_after: float | None = None
     failed: str | None = None
     maybe_placed: bool = False
-
-
-def backoff_s(attempt: int, retry_after: float | None = None) -> float:
-    """Delay before attempt ``attempt`` + 1: 0.5 s doubling per attempt, at most 60 s,
-    never less than the exchange's ``retry_after``."""
-    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1))
-    return max(delay, retry_after or 0.0)
 
 
 Alive = Callable[[set[str]], Awaitable[set[str]]]
@@ -562,41 +545,6 @@ class CopyEngine:
                                            order.status, order.reason, notice,
                                            order.signal.id, order.leg))
             out.events.append(trade_event(order))
-
-
-def apply_ack(order: CopyOrder, ack: OrderAck, now: datetime) -> None:
-    """Copy the exchange's view of ``order`` onto the row (status, fill, fee, ids); the
-    reason keeps its decision lines and gets the execution line (``with_outcome``)."""
-    order.exchange_order_id = ack.id[:64]
-    order.filled = ack.filled
-    order.acked_at = order.acked_at or now
-    if ack.average is not None and ack.filled > 0:
-        order.price = ack.average
-        order.notional = money(ack.average * ack.filled)
-    if ack.fee is not None:
-        order.fee = net_fill(ack)[1]
-    if ack.status == "closed" or (ack.filled >= ack.amount > 0):
-        order.status = OrderStatus.FILLED
-        order.amount = ack.filled if ack.filled > 0 else ack.amount
-        if order.mode == "paper":
-            line = "filled at market (paper)" if order.order_type == "market" else (
-                f"filled at limit {order.limit_price} (paper)")
-        else:
-            line = f"filled on {order.exchange}"
-    elif ack.status == "open":
-        order.status = (OrderStatus.PARTIALLY_FILLED if ack.filled > 0
-                        else OrderStatus.PLACED)
-        line = (f"partly filled ({ack.filled} of {ack.amount})" if ack.filled > 0
-                else f"placed on {order.exchange} ({order.order_type})")
-    elif ack.filled > 0:
-        order.status = OrderStatus.FILLED
-        order.amount = ack.filled
-        line = f"filled {ack.filled} of {ack.amount}, the rest was {ack.status}"
-    else:
-        order.status = OrderStatus.CANCELLED if ack.status in ("canceled", "expired") \
-            else OrderStatus.FAILED
-        line = f"order {ack.status} by the exchange"
-    order.reason = with_outcome(order.reason, line)
 
 
 def _message(exc: BaseException | None) -> str:

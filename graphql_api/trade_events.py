@@ -17,7 +17,7 @@ from typing import Any
 
 import strawberry
 
-from domain.copying import trades_topic
+from domain.copy_reports import trades_topic
 from graphql_api.errors import raising_api_errors
 
 

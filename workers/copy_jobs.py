@@ -31,9 +31,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.copy_exits import OPEN_ON_EXCHANGE, legs_for_provider_event
-from domain.copy_results import ShardResult
+from domain.copy_reports import position_event, trades_topic
+from domain.copy_results import ShardResult, backoff_s
 from domain.copy_routing import PAPER, Gateways, PaperGateways, Route
-from domain.copying import WORKING, CopyEngine, backoff_s, position_event, trades_topic
+from domain.copying import WORKING, CopyEngine
 from domain.errors import DomainError, PermanentError
 from domain.exchange_models import AccountStatus, ExchangeAccount, TradingMode
 from domain.fanout import shards

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from domain import users
+from domain.copy_context import busy_slots
+from domain.copy_results import backoff_s
 from domain.copy_routing import PaperGateways
-from domain.copying import CopyEngine, backoff_s, busy_slots
+from domain.copying import CopyEngine
 from domain.fanout import fan_out
 from domain.models import (
     CopyOrder,
