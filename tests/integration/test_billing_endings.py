@@ -5,7 +5,6 @@ POSTed over HTTP; jobs run in arq burst workers; real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,17 +17,13 @@ from domain.models import CopySettings, Delivery, Provider, Subscription, Subscr
 from domain.users import telegram_user
 from signalhub.billing import payment_gateway
 from tests.fakes.stripe_api import MONTH_S, Recorded
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, paid_provider_world
 
 S = SubscriptionStatus
 ENDED = "has ended"
 
 
-@pytest.fixture
-async def world(clean_db, settings, redis) -> AsyncIterator[BillingWorld]:  # noqa: ANN001
-    async with billing_world(settings) as w:
-        await w.paid_provider()
-        yield w
+__all__ = ["paid_provider_world"]  # the fixture ``world``
 
 
 async def subscriber(world: BillingWorld, tg: int = 7301) -> tuple[User, Subscription]:

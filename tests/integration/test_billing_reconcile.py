@@ -5,12 +5,10 @@ webhooks were missed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from arq.cron import next_cron
 from arq.jobs import Job
 
@@ -21,18 +19,14 @@ from domain.users import create_user
 from integrations.arq_queue import queue_name
 from signalhub.billing import payment_gateway
 from tests.fakes.stripe_api import MONTH_S
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, paid_provider_world
 from workers.billing_jobs import billing_crons, expire_subscriptions, reconcile_billing
 from workers.context import WorkerDeps
 
 S = SubscriptionStatus
 
 
-@pytest.fixture
-async def world(clean_db, settings, redis) -> AsyncIterator[BillingWorld]:  # noqa: ANN001
-    async with billing_world(settings) as w:
-        await w.paid_provider()
-        yield w
+__all__ = ["paid_provider_world"]  # the fixture ``world``
 
 
 async def run_job(world: BillingWorld, function: str, job_id: str,

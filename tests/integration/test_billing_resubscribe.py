@@ -4,26 +4,19 @@ against the local Stripe; events are signed and POSTed over HTTP; arq burst work
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from domain.billing_models import LedgerEntry, StripeEvent, SubscriptionTransition
 from domain.checkout import cancel
 from domain.models import Subscription, SubscriptionStatus, User
 from domain.users import create_user
 from signalhub.billing import payment_gateway
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, paid_provider_world
 
 S = SubscriptionStatus
 
 
-@pytest.fixture
-async def world(clean_db, settings, redis) -> AsyncIterator[BillingWorld]:  # noqa: ANN001
-    async with billing_world(settings) as w:
-        await w.paid_provider()
-        yield w
+__all__ = ["paid_provider_world"]  # the fixture ``world``
 
 
 async def ended_subscriber(world: BillingWorld) -> tuple[User, str, list[dict[str, Any]]]:

@@ -7,7 +7,6 @@ jobs run in arq burst workers; real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,16 +29,12 @@ from tests.integration.test_billing_endings import (
     run_expiry,
     subscriber,
 )
-from tests.support.billing import BillingWorld, billing_world
+from tests.support.billing import BillingWorld, paid_provider_world
 
 S = SubscriptionStatus
 
 
-@pytest.fixture
-async def world(clean_db, settings, redis) -> AsyncIterator[BillingWorld]:  # noqa: ANN001
-    async with billing_world(settings) as w:
-        await w.paid_provider()
-        yield w
+__all__ = ["paid_provider_world"]  # the fixture ``world``
 
 
 def deleted_echo(world: BillingWorld, stripe_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 import stripe
 from tortoise import connections
 
@@ -150,3 +151,13 @@ async def billing_world(settings: Settings, **more: Any) -> AsyncIterator[Billin
         finally:
             await close_gateway(services)
             await shutdown(services, close_database=False)
+
+
+@pytest.fixture(name="world")
+async def paid_provider_world(clean_db: str, settings: Settings, redis: Any
+                              ) -> AsyncIterator[BillingWorld]:
+    """Fixture ``world``: ``billing_world`` with the paid provider (``paid_provider``)
+    already set up. A test module uses it by importing ``paid_provider_world``."""
+    async with billing_world(settings) as w:
+        await w.paid_provider()
+        yield w
