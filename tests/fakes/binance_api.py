@@ -15,7 +15,9 @@ over HTTP: ``POST /_fake/fault?kind=...&n=...[&endpoint=any][&retry_after=s]``,
 price=``, ``/_fake/account?key=&secret=[&usdt=]``; every one answers with
 ``GET /_fake/state`` (requests per path, order posts and stored orders per client id).
 
-What it speaks (paths, parameters, response and error bodies as Binance's docs):
+What it speaks (paths, parameters, response and error bodies as Binance's docs; the
+endpoints live in ``tests.fakes.binance_spot`` and ``tests.fakes.binance_futures``,
+the checks they share in ``tests.fakes.binance_checks``):
 
 - spot ``/api/v3``: ``time``, ``exchangeInfo``, ``ticker/price``, ``order`` (POST, GET and
   DELETE by ``orderId`` or ``origClientOrderId``), ``openOrders``, ``account``,
@@ -79,11 +81,9 @@ import contextlib
 import hashlib
 import hmac
 import itertools
-import re
-import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -92,58 +92,25 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from integrations.prices import load_candles
-from tests.fakes.binance_markets import (
-    FUTURES_SYMBOLS,
-    SPOT_SYMBOLS,
-    filters_of,
-    futures_exchange_info,
-    spot_exchange_info,
+from tests.fakes.binance_checks import BinanceError, FakeAccount, fmt, now_ms
+from tests.fakes.binance_futures import (
+    FUTURES_ROUTES,
+    FUTURES_TAKER,
+    FuturesEndpoints,
 )
-from tests.fakes.binance_trades import (
-    TradeQueryError,
-    futures_trade,
-    select_trades,
-    spot_trade,
-)
+from tests.fakes.binance_markets import FUTURES_SYMBOLS, SPOT_SYMBOLS, filters_of
+from tests.fakes.binance_spot import SPOT_ROUTES, SPOT_TAKER, SpotEndpoints
+
+__all__ = ["DATA", "FUTURES_TAKER", "SPOT_TAKER", "BinanceError", "FakeAccount", "FakeBinance",
+           "Fault", "main", "real_close", "running_fake_binance"]
 
 DATA = Path(__file__).resolve().parents[2] / "signalhub" / "data"
-SPOT_TAKER = Decimal("0.001")
-FUTURES_TAKER = Decimal("0.0004")
-DEFAULT_LEVERAGE = 20  # Binance's initial leverage of a symbol never set
 MAX_LEVERAGE = 125
-MAX_NOTIONAL = "1000000"  # maxNotionalValue of Binance's documented example answer
 FAULT_KINDS = ("rate_limit", "maintenance", "backend_timeout", "insufficient_balance",
                "timeout_after_accept", "drop_after_accept", "server_error")
 FAULT_ENDPOINTS = ("order", "trades", "any")
 ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder"})
 TRADE_PATHS = frozenset({"/api/v3/myTrades", "/fapi/v1/userTrades"})
-SPOT_CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
-FUTURES_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-
-
-class BinanceError(Exception):
-    """An error answer: HTTP ``status`` with Binance's ``{"code", "msg"}`` body."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-@dataclass
-class FakeAccount:
-    """One API key's account: spot balances (free, locked) and a futures USDT wallet."""
-
-    api_key: str
-    secret: str
-    spot_free: dict[str, Decimal] = field(default_factory=dict)
-    spot_locked: dict[str, Decimal] = field(default_factory=dict)
-    futures_wallet: Decimal = Decimal(0)
-    positions: dict[str, Decimal] = field(default_factory=dict)  # futures symbol -> qty
-    leverage: dict[str, int] = field(default_factory=dict)  # futures symbol -> x
-    enable_withdrawals: bool = False
-    orders: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    trades: dict[str, list[dict[str, Any]]] = field(  # venue (spot|futures) -> trades
-        default_factory=lambda: {"spot": [], "futures": []})
 
 
 @dataclass
@@ -161,15 +128,7 @@ def real_close(market_id: str, index: int = -1) -> Decimal:
     return load_candles(DATA / f"{base}_USDT-1h.csv")[index].close
 
 
-def _fmt(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
-
-
-def _steps(value: Decimal, step: Decimal) -> bool:
-    return step == 0 or (value / step) == (value / step).to_integral_value()
-
-
-class FakeBinance:
+class FakeBinance(SpotEndpoints, FuturesEndpoints):
     """Binance spot + USDⓈ-M REST on ``127.0.0.1:<port>`` (see the module docstring)."""
 
     def __init__(self, *, latency_s: float = 0.0, hang_s: float = 5.0,
@@ -273,7 +232,7 @@ class FakeBinance:
             raise KeyError(client_order_id)
         status_key = "algoStatus" if "algoId" in order else "status"
         order[status_key] = "CANCELED"
-        order["updateTime"] = _now()
+        order["updateTime"] = now_ms()
 
     def fill_on_exchange(self, client_order_id: str, qty: Decimal | None = None,
                          price: Decimal | None = None) -> dict[str, Any]:
@@ -291,8 +250,8 @@ class FakeBinance:
             fill = price or self.prices[symbol]
             actual = next(self._ids)
             self._apply_futures_fill(account, symbol, order["side"], qty, fill, actual)
-            order.update(algoStatus="FINISHED", triggerTime=_now(), updateTime=_now(),
-                         actualOrderId=str(actual), actualPrice=_fmt(fill))
+            order.update(algoStatus="FINISHED", triggerTime=now_ms(), updateTime=now_ms(),
+                         actualOrderId=str(actual), actualPrice=fmt(fill))
             return order
         left = Decimal(order["origQty"]) - Decimal(order["executedQty"])
         qty = left if qty is None else min(Decimal(qty), left)
@@ -307,11 +266,11 @@ class FakeBinance:
             quote_key = "cumQuote"
         executed = Decimal(order["executedQty"]) + qty
         quote = Decimal(order[quote_key]) + qty * fill
-        order.update({"executedQty": _fmt(executed), quote_key: _fmt(quote),
+        order.update({"executedQty": fmt(executed), quote_key: fmt(quote),
                       "status": "FILLED" if executed == Decimal(order["origQty"])
-                      else "PARTIALLY_FILLED", "updateTime": _now()})
+                      else "PARTIALLY_FILLED", "updateTime": now_ms()})
         if venue == "futures":
-            order.update(cumQty=_fmt(executed), avgPrice=_fmt(quote / executed))
+            order.update(cumQty=fmt(executed), avgPrice=fmt(quote / executed))
         return order
 
     def _locate(self, client_order_id: str) -> tuple[FakeAccount, str, dict[str, Any]]:
@@ -320,24 +279,6 @@ class FakeBinance:
                 if cid == client_order_id:
                     return account, venue, order
         raise KeyError(client_order_id)
-
-    def _spot_settle(self, account: FakeAccount, order: dict[str, Any], qty: Decimal,
-                     limit: Decimal, fill: Decimal) -> None:
-        base = order["symbol"].removesuffix("USDT")
-        if order["side"] == "BUY":
-            account.spot_locked["USDT"] -= qty * limit
-            account.spot_free["USDT"] = account.spot_free.get("USDT", Decimal(0)) + qty * (
-                limit - fill)
-            account.spot_free[base] = (account.spot_free.get(base, Decimal(0))
-                                       + qty * (1 - SPOT_TAKER))
-            commission, asset = qty * SPOT_TAKER, base
-        else:
-            account.spot_locked[base] -= qty
-            account.spot_free["USDT"] = (account.spot_free.get("USDT", Decimal(0))
-                                         + qty * fill * (1 - SPOT_TAKER))
-            commission, asset = qty * fill * SPOT_TAKER, "USDT"
-        account.trades["spot"].append(spot_trade(next(self._trade_ids), order, qty, fill,
-                                                 commission, asset, _now()))
 
     def state(self) -> dict[str, Any]:
         """Counters as JSON: requests per path, order posts and stored orders per client id."""
@@ -428,7 +369,7 @@ class FakeBinance:
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
         params = dict(parse_qsl(payload))
         window = int(params.get("recvWindow", "5000"))
-        if abs(_now() - int(params.get("timestamp", "0"))) > window:
+        if abs(now_ms() - int(params.get("timestamp", "0"))) > window:
             raise BinanceError(400, -1021, "Timestamp for this request is outside of the "
                                            "recvWindow.")
         return account
@@ -436,421 +377,15 @@ class FakeBinance:
     # -- public endpoints ------------------------------------------------------------
 
     def _time(self, account: None, params: dict[str, str]) -> Any:
-        return {"serverTime": _now()}
-
-    def _spot_info(self, account: None, params: dict[str, str]) -> Any:
-        return spot_exchange_info(_now())
-
-    def _futures_info(self, account: None, params: dict[str, str]) -> Any:
-        return futures_exchange_info(_now())
+        return {"serverTime": now_ms()}
 
     def _ticker_price(self, account: None, params: dict[str, str]) -> Any:
         if "symbol" in params:
             price = self.prices.get(params["symbol"])
             if price is None:
                 raise BinanceError(400, -1121, "Invalid symbol.")
-            return {"symbol": params["symbol"], "price": _fmt(price), "time": _now()}
-        return [{"symbol": s, "price": _fmt(p), "time": _now()} for s, p in self.prices.items()]
-
-    # -- spot ------------------------------------------------------------------------
-
-    def _spot_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        symbol, filters = self._symbol(params, self._spot)
-        client_id = params.get("newClientOrderId") or f"web_{next(self._ids)}"
-        if not SPOT_CLIENT_ID.match(client_id):
-            raise BinanceError(400, -1100, "Illegal characters found in parameter "
-                                           "'newClientOrderId'; legal range is "
-                                           "'^[a-zA-Z0-9-_]{1,36}$'.")
-        self.order_posts[client_id] += 1
-        if ("spot", client_id) in account.orders:
-            raise BinanceError(400, -2010, "Duplicate order sent.")
-        kind, side = params.get("type", ""), params.get("side", "")
-        if kind not in ("MARKET", "LIMIT", "STOP_LOSS_LIMIT", "LIMIT_MAKER"):
-            raise BinanceError(400, -1116, "Invalid orderType.")
-        qty = self._quantity(params, filters)
-        price = self._limit_price(params, filters, kind != "MARKET")
-        last = self.prices[symbol]
-        _check_notional(qty * (price or last), filters["NOTIONAL"])
-        base = symbol.removesuffix("USDT")
-        if kind == "MARKET":
-            return self._spot_fill(account, symbol, base, side, qty, client_id, params)
-        return self._spot_rest(account, symbol, base, side, kind, qty, price, client_id, params)
-
-    def _spot_fill(self, account: FakeAccount, symbol: str, base: str, side: str, qty: Decimal,
-                   client_id: str, params: dict[str, str]) -> Any:
-        price = self.prices[symbol]
-        quote_qty = qty * price
-        pay, pay_amount, get, get_amount = (("USDT", quote_qty, base, qty) if side == "BUY"
-                                            else (base, qty, "USDT", quote_qty))
-        if account.spot_free.get(pay, Decimal(0)) < pay_amount:
-            raise BinanceError(400, -2010, "Account has insufficient balance for requested "
-                                           "action.")
-        commission = get_amount * SPOT_TAKER
-        account.spot_free[pay] -= pay_amount
-        account.spot_free[get] = account.spot_free.get(get, Decimal(0)) + get_amount - commission
-        order = self._spot_order(symbol, client_id, side, "MARKET", qty, Decimal(0), "FILLED",
-                                 qty, quote_qty)
-        account.orders[("spot", client_id)] = order
-        trade = spot_trade(next(self._trade_ids), order, qty, price, commission, get,
-                           order["time"])
-        account.trades["spot"].append(trade)
-        fill = {"price": trade["price"], "qty": trade["qty"],
-                "commission": trade["commission"], "commissionAsset": get,
-                "tradeId": trade["id"]}
-        return {**_spot_ack(order, params), "fills": [fill]}
-
-    def _spot_rest(self, account: FakeAccount, symbol: str, base: str, side: str, kind: str,
-                   qty: Decimal, price: Decimal | None, client_id: str,
-                   params: dict[str, str]) -> Any:
-        assert price is not None
-        lock, amount = ("USDT", qty * price) if side == "BUY" else (base, qty)
-        if account.spot_free.get(lock, Decimal(0)) < amount:
-            raise BinanceError(400, -2010, "Account has insufficient balance for requested "
-                                           "action.")
-        account.spot_free[lock] -= amount
-        account.spot_locked[lock] = account.spot_locked.get(lock, Decimal(0)) + amount
-        order = self._spot_order(symbol, client_id, side, kind, qty, price, "NEW",
-                                 Decimal(0), Decimal(0))
-        if "stopPrice" in params:
-            order["stopPrice"] = params["stopPrice"]
-        account.orders[("spot", client_id)] = order
-        return {**_spot_ack(order, params), "fills": []}
-
-    def _spot_order(self, symbol: str, client_id: str, side: str, kind: str, qty: Decimal,
-                    price: Decimal, status: str, executed: Decimal, quote: Decimal
-                    ) -> dict[str, Any]:
-        now = _now()
-        return {"symbol": symbol, "orderId": next(self._ids), "orderListId": -1,
-                "clientOrderId": client_id, "price": _fmt(price), "origQty": _fmt(qty),
-                "executedQty": _fmt(executed), "cummulativeQuoteQty": _fmt(quote),
-                "status": status, "timeInForce": "GTC", "type": kind, "side": side,
-                "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": now,
-                "updateTime": now, "isWorking": True, "workingTime": now,
-                "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER"}
-
-    def _spot_get_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return self._find(account, "spot", params)
-
-    def _spot_cancel(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        order = self._find(account, "spot", params)
-        if order["status"] != "NEW":
-            raise BinanceError(400, -2011, "Unknown order sent.")
-        base = order["symbol"].removesuffix("USDT")
-        qty, price = Decimal(order["origQty"]), Decimal(order["price"])
-        lock, amount = ("USDT", qty * price) if order["side"] == "BUY" else (base, qty)
-        account.spot_locked[lock] -= amount
-        account.spot_free[lock] = account.spot_free.get(lock, Decimal(0)) + amount
-        order.update(status="CANCELED", updateTime=_now())
-        return {**order, "origClientOrderId": order["clientOrderId"]}
-
-    def _spot_open_orders(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return [o for (venue, _), o in account.orders.items() if venue == "spot"
-                and o["status"] == "NEW" and params.get("symbol", o["symbol"]) == o["symbol"]]
-
-    def _spot_trades(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return _trades(account, "spot", params)
-
-    def _spot_account(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        assets = sorted(set(account.spot_free) | set(account.spot_locked))
-        return {
-            "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
-            "sellerCommission": 0,
-            "commissionRates": {"maker": "0.00100000", "taker": "0.00100000",
-                                "buyer": "0.00000000", "seller": "0.00000000"},
-            "canTrade": True, "canWithdraw": account.enable_withdrawals, "canDeposit": True,
-            "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-            "updateTime": _now(), "accountType": "SPOT",
-            "balances": [{"asset": a, "free": _fmt(account.spot_free.get(a, Decimal(0))),
-                          "locked": _fmt(account.spot_locked.get(a, Decimal(0)))}
-                         for a in assets],
-            "permissions": ["SPOT"], "uid": 354937868,
-        }
-
-    def _api_restrictions(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return {"ipRestrict": False, "createTime": 1698645219000, "enableReading": True,
-                "enableWithdrawals": account.enable_withdrawals,
-                "enableInternalTransfer": False, "enableMargin": False, "enableFutures": True,
-                "permitsUniversalTransfer": False, "enableVanillaOptions": False,
-                "enableFixApiTrade": False, "enableFixReadOnly": False,
-                "enableSpotAndMarginTrading": True, "enablePortfolioMarginTrading": False}
-
-    # -- futures ---------------------------------------------------------------------
-
-    def _futures_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        symbol, filters = self._symbol(params, self._futures)
-        client_id = params.get("newClientOrderId") or f"web_{next(self._ids)}"
-        if not FUTURES_CLIENT_ID.match(client_id):
-            raise BinanceError(400, -4015, "Client order id is not valid.")
-        self.order_posts[client_id] += 1
-        if ("futures", client_id) in account.orders:
-            raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
-        kind, side = params.get("type", ""), params.get("side", "")
-        if kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT",
-                    "TRAILING_STOP_MARKET"):
-            raise BinanceError(400, -4120, "Order type not supported for this endpoint. "
-                                           "Please use the Algo Order API endpoints instead.")
-        if kind not in ("MARKET", "LIMIT"):
-            raise BinanceError(400, -1116, "Invalid orderType.")
-        qty = self._quantity(params, filters, futures=True)
-        price = self._limit_price(params, filters, kind == "LIMIT")
-        reduce_only = params.get("reduceOnly", "false").lower() == "true"
-        self._check_futures(account, symbol, side, qty, price, filters, reduce_only)
-        if not reduce_only:
-            self.order_leverage[client_id] = account.leverage.get(symbol, DEFAULT_LEVERAGE)
-        status, executed = ("FILLED", qty) if kind == "MARKET" else ("NEW", Decimal(0))
-        fill_price = self.prices[symbol] if kind == "MARKET" else Decimal(0)
-        order = self._futures_order(symbol, client_id, side, kind, qty, price or Decimal(0),
-                                    status, executed, fill_price, reduce_only)
-        if kind == "MARKET":
-            self._apply_futures_fill(account, symbol, side, qty, fill_price, order["orderId"])
-        account.orders[("futures", client_id)] = order
-        return order
-
-    def _check_futures(self, account: FakeAccount, symbol: str, side: str, qty: Decimal,
-                       price: Decimal | None, filters: dict[str, Any], reduce_only: bool) -> None:
-        position = account.positions.get(symbol, Decimal(0))
-        signed = qty if side == "BUY" else -qty
-        if reduce_only:
-            if position == 0 or (position > 0) == (signed > 0) or abs(signed) > abs(position):
-                raise BinanceError(400, -2022, "ReduceOnly Order is rejected.")
-            return
-        notional = qty * (price or self.prices[symbol])
-        minimum = Decimal(filters["MIN_NOTIONAL"]["notional"])
-        if notional < minimum:
-            raise BinanceError(400, -4164, f"Order's notional must be no smaller than "
-                                           f"{minimum} (unless you choose reduce only).")
-        if notional / account.leverage.get(symbol, DEFAULT_LEVERAGE) > self._available_margin(
-                account):
-            raise BinanceError(400, -2019, "Margin is insufficient.")
-
-    def _available_margin(self, account: FakeAccount) -> Decimal:
-        used = sum((abs(q) * self.prices[s] / account.leverage.get(s, DEFAULT_LEVERAGE)
-                    for s, q in account.positions.items()), Decimal(0))
-        return account.futures_wallet - used
-
-    def _set_leverage(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        symbol, _ = self._symbol(params, self._futures)
-        raw = params.get("leverage", "")
-        if not re.fullmatch(r"[0-9]{1,20}", raw):
-            raise BinanceError(400, -1100, "Illegal characters found in parameter 'leverage'; "
-                                           "legal range is '^[0-9]{1,20}$'.")
-        leverage = int(raw)
-        if not 1 <= leverage <= self.max_leverage[symbol]:
-            raise BinanceError(400, -4028, f"Leverage {leverage} is not valid")
-        account.leverage[symbol] = leverage
-        self.leverage_calls.append((account.api_key, symbol, leverage))
-        return {"leverage": leverage, "maxNotionalValue": MAX_NOTIONAL, "symbol": symbol}
-
-    def _apply_futures_fill(self, account: FakeAccount, symbol: str, side: str, qty: Decimal,
-                            price: Decimal, order_id: int) -> None:
-        signed = qty if side == "BUY" else -qty
-        commission = qty * price * FUTURES_TAKER
-        account.positions[symbol] = account.positions.get(symbol, Decimal(0)) + signed
-        account.futures_wallet -= commission
-        account.trades["futures"].append(futures_trade(
-            next(self._trade_ids), order_id, symbol, side, qty, price, commission, _now()))
-
-    def _futures_order(self, symbol: str, client_id: str, side: str, kind: str, qty: Decimal,
-                       price: Decimal, status: str, executed: Decimal, avg: Decimal,
-                       reduce_only: bool) -> dict[str, Any]:
-        return {"orderId": next(self._ids), "symbol": symbol, "status": status,
-                "clientOrderId": client_id, "price": _fmt(price), "avgPrice": _fmt(avg),
-                "origQty": _fmt(qty), "executedQty": _fmt(executed),
-                "cumQty": _fmt(executed), "cumQuote": _fmt(executed * avg),
-                "timeInForce": "GTC", "type": kind, "reduceOnly": reduce_only,
-                "closePosition": False, "side": side, "positionSide": "BOTH",
-                "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
-                "origType": kind, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
-                "goodTillDate": 0, "updateTime": _now()}
-
-    def _futures_trades(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return _trades(account, "futures", params)
-
-    def _futures_get_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return self._find(account, "futures", params)
-
-    def _futures_cancel(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        order = self._find(account, "futures", params)
-        if order["status"] != "NEW":
-            raise BinanceError(400, -2011, "Unknown order sent.")
-        order.update(status="CANCELED", updateTime=_now())
-        return order
-
-    def _futures_open_orders(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return [o for (venue, _), o in account.orders.items() if venue == "futures"
-                and o["status"] == "NEW" and params.get("symbol", o["symbol"]) == o["symbol"]]
-
-    def _algo_new_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        symbol, filters = self._symbol(params, self._futures)
-        client_id = params.get("clientAlgoId") or f"algo_{next(self._ids)}"
-        if not FUTURES_CLIENT_ID.match(client_id):
-            raise BinanceError(400, -4015, "Client order id is not valid.")
-        self.order_posts[client_id] += 1
-        if ("algo", client_id) in account.orders:
-            raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
-        kind = params.get("type", "")
-        if params.get("algoType") != "CONDITIONAL" or kind not in (
-                "STOP_MARKET", "TAKE_PROFIT_MARKET"):
-            raise BinanceError(400, -1116, "Invalid orderType.")
-        qty = self._quantity(params, filters, futures=True)
-        trigger = Decimal(params.get("triggerPrice", "0"))
-        if trigger <= 0 or not _steps(trigger, Decimal(filters["PRICE_FILTER"]["tickSize"])):
-            raise BinanceError(400, -1111, "Precision is over the maximum defined for this "
-                                           "asset.")
-        now = _now()
-        order = {"algoId": next(self._ids), "clientAlgoId": client_id, "algoType": "CONDITIONAL",
-                 "orderType": kind, "symbol": symbol, "side": params.get("side"),
-                 "positionSide": "BOTH", "timeInForce": "GTC", "quantity": _fmt(qty),
-                 "algoStatus": "NEW", "triggerPrice": _fmt(trigger), "price": "0",
-                 "icebergQuantity": None, "selfTradePreventionMode": "EXPIRE_MAKER",
-                 "workingType": "CONTRACT_PRICE", "priceMatch": "NONE", "closePosition": False,
-                 "priceProtect": False,
-                 "reduceOnly": params.get("reduceOnly", "false").lower() == "true",
-                 "createTime": now, "updateTime": now, "triggerTime": 0, "goodTillDate": 0}
-        account.orders[("algo", client_id)] = order
-        return order
-
-    def _algo_get_order(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return self._find(account, "algo", params)
-
-    def _algo_cancel(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        order = self._find(account, "algo", params)
-        if order["algoStatus"] != "NEW":
-            raise BinanceError(400, -2011, "Unknown order sent.")
-        order.update(algoStatus="CANCELED", updateTime=_now())
-        return {"algoId": order["algoId"], "clientAlgoId": order["clientAlgoId"],
-                "code": "200", "msg": "success"}
-
-    def _algo_open_orders(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return [o for (venue, _), o in account.orders.items() if venue == "algo"
-                and o["algoStatus"] == "NEW" and params.get("symbol", o["symbol"]) == o["symbol"]]
-
-    def _futures_assets(self, account: FakeAccount) -> list[dict[str, Any]]:
-        unrealized = self._unrealized(account)
-        wallet = account.futures_wallet
-        available = self._available_margin(account) + unrealized
-        return [{"asset": "USDT", "walletBalance": _fmt(wallet),
-                 "unrealizedProfit": _fmt(unrealized), "marginBalance": _fmt(wallet + unrealized),
-                 "maintMargin": "0", "initialMargin": _fmt(wallet - available + unrealized),
-                 "positionInitialMargin": "0", "openOrderInitialMargin": "0",
-                 "crossWalletBalance": _fmt(wallet), "crossUnPnl": _fmt(unrealized),
-                 "availableBalance": _fmt(available), "maxWithdrawAmount": _fmt(available),
-                 "marginAvailable": True, "updateTime": _now()}]
-
-    def _unrealized(self, account: FakeAccount) -> Decimal:
-        # Positions are opened at the fill price; without entry tracking PnL stays 0 here.
-        return Decimal(0)
-
-    def _futures_account(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        assets = self._futures_assets(account)
-        usdt = assets[0]
-        return {"totalInitialMargin": usdt["initialMargin"], "totalMaintMargin": "0",
-                "totalWalletBalance": usdt["walletBalance"],
-                "totalUnrealizedProfit": usdt["unrealizedProfit"],
-                "totalMarginBalance": usdt["marginBalance"],
-                "totalPositionInitialMargin": "0", "totalOpenOrderInitialMargin": "0",
-                "totalCrossWalletBalance": usdt["crossWalletBalance"],
-                "totalCrossUnPnl": usdt["crossUnPnl"],
-                "availableBalance": usdt["availableBalance"],
-                "maxWithdrawAmount": usdt["maxWithdrawAmount"], "canTrade": True,
-                "canDeposit": True, "canWithdraw": account.enable_withdrawals,
-                "assets": assets, "positions": self._positions(account)}
-
-    def _futures_balance(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        usdt = self._futures_assets(account)[0]
-        return [{"accountAlias": "SgsR", "asset": "USDT", "balance": usdt["walletBalance"],
-                 "crossWalletBalance": usdt["crossWalletBalance"],
-                 "crossUnPnl": usdt["crossUnPnl"], "availableBalance": usdt["availableBalance"],
-                 "maxWithdrawAmount": usdt["maxWithdrawAmount"], "marginAvailable": True,
-                 "updateTime": _now()}]
-
-    def _positions(self, account: FakeAccount) -> list[dict[str, Any]]:
-        return [{"symbol": s, "positionSide": "BOTH", "positionAmt": _fmt(q),
-                 "entryPrice": _fmt(self.prices[s]), "markPrice": _fmt(self.prices[s]),
-                 "unRealizedProfit": "0", "notional": _fmt(q * self.prices[s]),
-                 "leverage": str(account.leverage.get(s, DEFAULT_LEVERAGE)),
-                 "marginType": "cross", "isolatedMargin": "0",
-                 "liquidationPrice": "0", "updateTime": _now()}
-                for s, q in account.positions.items() if q != 0]
-
-    def _position_risk(self, account: FakeAccount, params: dict[str, str]) -> Any:
-        return [p for p in self._positions(account)
-                if params.get("symbol", p["symbol"]) == p["symbol"]]
-
-    # -- shared checks ---------------------------------------------------------------
-
-    def _symbol(self, params: dict[str, str], table: dict[str, dict[str, Any]]
-                ) -> tuple[str, dict[str, Any]]:
-        symbol = params.get("symbol", "")
-        if symbol not in table:
-            raise BinanceError(400, -1121, "Invalid symbol.")
-        return symbol, table[symbol]
-
-    def _quantity(self, params: dict[str, str], filters: dict[str, Any],
-                  futures: bool = False) -> Decimal:
-        try:
-            qty = Decimal(params.get("quantity", ""))
-        except ArithmeticError:
-            raise BinanceError(400, -1102, "Mandatory parameter 'quantity' was not sent, "
-                                           "was empty/null, or malformed.") from None
-        lot = filters["LOT_SIZE"]
-        step = Decimal(lot["stepSize"])
-        if futures and not _steps(qty, step):
-            raise BinanceError(400, -1111, "Precision is over the maximum defined for this "
-                                           "asset.")
-        if qty < Decimal(lot["minQty"]) or qty > Decimal(lot["maxQty"]) or not _steps(qty, step):
-            raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
-        return qty
-
-    def _limit_price(self, params: dict[str, str], filters: dict[str, Any],
-                     required: bool) -> Decimal | None:
-        if not required:
-            return None
-        if "price" not in params:
-            raise BinanceError(400, -1102, "Mandatory parameter 'price' was not sent, was "
-                                           "empty/null, or malformed.")
-        price = Decimal(params["price"])
-        rule = filters["PRICE_FILTER"]
-        if (price < Decimal(rule["minPrice"]) or price > Decimal(rule["maxPrice"])
-                or not _steps(price, Decimal(rule["tickSize"]))):
-            raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
-        return price
-
-    def _find(self, account: FakeAccount, venue: str, params: dict[str, str]) -> dict[str, Any]:
-        client_id = (params.get("origClientOrderId") or params.get("clientAlgoId"))
-        if client_id:
-            order = account.orders.get((venue, client_id))
-        else:
-            wanted = params.get("orderId") or params.get("algoId")
-            id_key = "algoId" if venue == "algo" else "orderId"
-            order = next((o for (v, _), o in account.orders.items()
-                          if v == venue and str(o[id_key]) == wanted), None)
-        if order is None or order["symbol"] != params.get("symbol", order["symbol"]):
-            raise BinanceError(400, -2013, "Order does not exist.")
-        return order
-
-
-def _trades(account: FakeAccount, venue: str, params: dict[str, str]) -> Any:
-    try:
-        return select_trades(account.trades[venue], params)
-    except TradeQueryError as exc:
-        raise BinanceError(400, exc.code, exc.msg) from None
-
-
-def _check_notional(notional: Decimal, rule: dict[str, Any]) -> None:
-    if notional < Decimal(rule["minNotional"]):
-        raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
-
-
-def _spot_ack(order: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-    keys = ("symbol", "orderId", "orderListId", "clientOrderId", "price", "origQty",
-            "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status", "timeInForce",
-            "type", "side", "workingTime", "selfTradePreventionMode")
-    ack = {k: order[k] for k in keys}
-    ack["transactTime"] = order["time"]
-    if "stopPrice" in params:
-        ack["stopPrice"] = params["stopPrice"]
-    return ack
+            return {"symbol": params["symbol"], "price": fmt(price), "time": now_ms()}
+        return [{"symbol": s, "price": fmt(p), "time": now_ms()} for s, p in self.prices.items()]
 
 
 def _signed_payload(query: str, body: str) -> tuple[str, str | None]:
@@ -893,41 +428,17 @@ def _fault_response(fault: Fault) -> web.Response:
                                                     "requested action."}, status=400)
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 _ROUTES: dict[tuple[str, str], tuple[Any, bool]] = {
     ("GET", "/api/v3/time"): (FakeBinance._time, False),
     ("GET", "/api/v3/ping"): (lambda self, a, p: {}, False),
-    ("GET", "/api/v3/exchangeInfo"): (FakeBinance._spot_info, False),
     ("GET", "/api/v3/ticker/price"): (FakeBinance._ticker_price, False),
-    ("POST", "/api/v3/order"): (FakeBinance._spot_new_order, True),
-    ("GET", "/api/v3/order"): (FakeBinance._spot_get_order, True),
-    ("DELETE", "/api/v3/order"): (FakeBinance._spot_cancel, True),
-    ("GET", "/api/v3/openOrders"): (FakeBinance._spot_open_orders, True),
-    ("GET", "/api/v3/account"): (FakeBinance._spot_account, True),
-    ("GET", "/api/v3/myTrades"): (FakeBinance._spot_trades, True),
-    ("GET", "/sapi/v1/account/apiRestrictions"): (FakeBinance._api_restrictions, True),
     ("GET", "/fapi/v1/time"): (FakeBinance._time, False),
     ("GET", "/fapi/v1/ping"): (lambda self, a, p: {}, False),
-    ("GET", "/fapi/v1/exchangeInfo"): (FakeBinance._futures_info, False),
     ("GET", "/fapi/v1/ticker/price"): (FakeBinance._ticker_price, False),
-    ("POST", "/fapi/v1/order"): (FakeBinance._futures_new_order, True),
-    ("GET", "/fapi/v1/order"): (FakeBinance._futures_get_order, True),
-    ("DELETE", "/fapi/v1/order"): (FakeBinance._futures_cancel, True),
-    ("GET", "/fapi/v1/openOrders"): (FakeBinance._futures_open_orders, True),
-    ("GET", "/fapi/v1/userTrades"): (FakeBinance._futures_trades, True),
-    ("POST", "/fapi/v1/leverage"): (FakeBinance._set_leverage, True),
-    ("POST", "/fapi/v1/algoOrder"): (FakeBinance._algo_new_order, True),
-    ("GET", "/fapi/v1/algoOrder"): (FakeBinance._algo_get_order, True),
-    ("DELETE", "/fapi/v1/algoOrder"): (FakeBinance._algo_cancel, True),
-    ("GET", "/fapi/v1/openAlgoOrders"): (FakeBinance._algo_open_orders, True),
-    ("GET", "/fapi/v2/balance"): (FakeBinance._futures_balance, True),
-    ("GET", "/fapi/v2/account"): (FakeBinance._futures_account, True),
-    ("GET", "/fapi/v3/account"): (FakeBinance._futures_account, True),
-    ("GET", "/fapi/v2/positionRisk"): (FakeBinance._position_risk, True),
-    ("GET", "/fapi/v3/positionRisk"): (FakeBinance._position_risk, True),
+    **SPOT_ROUTES,
+    **FUTURES_ROUTES,
 }
 
 
