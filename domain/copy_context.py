@@ -13,7 +13,6 @@ from typing import Any
 
 from tortoise.functions import Count
 
-from domain import subscriptions as subscriptions_module
 from domain.copy_exits import open_position_counts
 from domain.copy_reports import ENTRY
 from domain.daily_loss import HeldPosition
@@ -23,9 +22,8 @@ from domain.models import (
     OrderStatus,
     Position,
     PositionStatus,
-    Subscription,
-    SubscriptionStatus,
 )
+from domain.subscriptions import entitled_user_ids
 
 SETTINGS_FIELDS = ("enabled", "scale_factor", "max_position_pct", "max_open_positions",
                    "max_daily_loss_pct", "slippage_guard_pct", "slippage_action",
@@ -47,20 +45,15 @@ class FollowContext:
 
 
 async def follow_context(orders: list[CopyOrder]) -> FollowContext:
-    """Entitlement (billing's rule when present, else ACTIVE) and copy settings, in bulk."""
+    """Entitlement (billing's rule: ``domain.subscriptions.entitled_user_ids``) and copy
+    settings of ``orders``' followers, one query per provider each; writes nothing."""
     by_provider: dict[int, set[int]] = {}
     for order in orders:
         by_provider.setdefault(order.signal.provider_id, set()).add(order.user_id)  # type: ignore[attr-defined]
     entitled: dict[int, set[int]] = {}
     settings: dict[tuple[int, int], Any] = {}
-    rule = getattr(subscriptions_module, "entitled_user_ids", None)
     for provider_id, users in by_provider.items():
-        if rule is not None:
-            entitled[provider_id] = set(await rule(provider_id, sorted(users)))
-        else:
-            entitled[provider_id] = set(await Subscription.filter(
-                provider_id=provider_id, user_id__in=sorted(users),
-                status=SubscriptionStatus.ACTIVE).values_list("user_id", flat=True))  # type: ignore[arg-type]
+        entitled[provider_id] = set(await entitled_user_ids(provider_id, sorted(users)))
         for row in await CopySettings.filter(subscription__provider_id=provider_id,
                                              subscription__user_id__in=sorted(users)
                                              ).values(*SETTINGS_FIELDS,
@@ -80,6 +73,8 @@ async def latch_daily_loss(subscription_ids: set[int], now: datetime) -> None:
 
 
 async def open_positions_of(orders: list[CopyOrder]) -> dict[tuple[int, int], Position]:
+    """OPEN positions of the exit legs among ``orders``, by (signal id, user id). One
+    query; writes nothing."""
     exits = [o for o in orders if o.leg != ENTRY]
     if not exits:
         return {}

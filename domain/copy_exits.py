@@ -32,6 +32,7 @@ from domain.models import (
 )
 from domain.outcomes import realized_pnl
 from domain.ports import OrderAck
+from domain.risk import exit_amounts
 from domain.sizing import AMOUNT_QUANTUM, FillModel, money
 
 OPEN_ON_EXCHANGE = (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED)
@@ -108,8 +109,21 @@ async def exit_intents(positions: list[Position]) -> list[int]:
     if not rows:
         return []
     await insert_rows(CopyOrder, rows, ignore_conflicts=True)
-    return list(await CopyOrder.filter(client_order_id__in=[r["client_order_id"] for r in rows],
-                                       status=OrderStatus.PENDING).values_list("id", flat=True))  # type: ignore[arg-type]
+    return await pending_leg_ids(rows)
+
+
+async def pending_leg_ids(rows: list[dict[str, Any]]) -> list[int]:
+    """Ids of the PENDING copy orders of ``rows`` (``exit_leg`` values), found by
+    (signal, user, leg) — not by client id: a row written before the id format changed
+    keeps its old id. One query; writes nothing."""
+    if not rows:
+        return []
+    wanted = {(r["signal_id"], r["user_id"], r["leg"]) for r in rows}
+    found = await CopyOrder.filter(
+        signal_id__in={w[0] for w in wanted}, user_id__in={w[1] for w in wanted},
+        leg__in={w[2] for w in wanted}, status=OrderStatus.PENDING,
+    ).values_list("id", "signal_id", "user_id", "leg")
+    return [int(i) for i, sid, uid, leg in found if (sid, uid, leg) in wanted]  # type: ignore[misc]
 
 
 async def apply_exit_fill(order: CopyOrder, size: Decimal,
@@ -206,10 +220,7 @@ async def legs_for_provider_event(signal_id: int, kind: str, price: Decimal | No
                             Decimal(position.remaining_amount), "stop_market",
                             stop_price=price))
     await insert_rows(CopyOrder, new, ignore_conflicts=True)
-    ids = list(await CopyOrder.filter(client_order_id__in=[n["client_order_id"] for n in new],
-                                      status=OrderStatus.PENDING).values_list("id", flat=True)) \
-        if new else []
-    return cancel, ids  # type: ignore[return-value]
+    return cancel, await pending_leg_ids(new)
 
 
 def exit_leg(position: Position, signal_id: int, user_id: int, leg: str, side: Side,
@@ -236,14 +247,7 @@ def exit_ladder(amount: Decimal, targets: int, step: Decimal | None,
     """Amount closed at each take-profit target: ``ladder`` percents (even split when
     empty), each leg rounded down to ``step`` (1e-12 when None), the remainder on the
     last target, so the legs sum to ``amount``."""
-    from domain.risk import exit_amounts
-
     return exit_amounts(amount, tuple(ladder), targets, step or Decimal("1e-12"))
-
-
-async def open_position_count(user_id: int) -> int:
-    """Number of OPEN positions of a user."""
-    return await Position.filter(user_id=user_id, status=PositionStatus.OPEN).count()
 
 
 async def open_position_counts(user_ids: list[int]) -> dict[int, int]:
@@ -288,9 +292,11 @@ async def close_position(position_id: int, price: Decimal, amount: Decimal | Non
 
 
 async def open_positions_for_fills(fills: list[tuple[CopyOrder, OrderAck]], market_ts: int
-                          ) -> list[Position]:
-    """Positions of entry fills (new ones created, partly filled ones grown); paper
-    accounts pay the entry fee. Inside the caller's transaction."""
+                                   ) -> list[Position]:
+    """Positions of entry fills (new ones created, partly filled ones grown, with the
+    entry's cumulative fee while nothing was exited yet); paper accounts pay the entry
+    fee. ``market_ts``: the price source's clock, Unix ms. Inside the caller's
+    transaction; returns the positions with ``copy_order`` and ``signal`` attached."""
     entries = [(o, a) for o, a in fills if o.leg == ENTRY]
     if not entries:
         return []
@@ -303,10 +309,15 @@ async def open_positions_for_fills(fills: list[tuple[CopyOrder, OrderAck]], mark
         signal = order.signal
         held, fee = net_fill(ack)
         position = existing.get(order.id)
-        if position is not None:
+        if position is not None:  # a partly filled entry filled further
+            untouched = position.remaining_amount == position.amount  # no exit yet
             position.amount = position.remaining_amount = held
             position.entry_price = ack.average or position.entry_price
-            await position.save(update_fields=["amount", "remaining_amount", "entry_price"])
+            if untouched and fee > position.fees:  # the entry fee is cumulative
+                position.realized_pnl -= fee - position.fees
+                position.fees = fee
+            await position.save(update_fields=["amount", "remaining_amount", "entry_price",
+                                               "fees", "realized_pnl"])
             continue
         if order.mode == "paper":
             fees[order.user_id] = fees.get(order.user_id, Decimal(0)) + fee  # type: ignore[attr-defined]

@@ -112,8 +112,9 @@ async def unsubscribe(user: User, provider_slug: str) -> Subscription:
         raise NotAllowed(f"your subscription to {sub.provider.name} is paid: cancel it with "
                          "the Cancel button of /subscriptions (or cancelSubscription)")
     async with in_transaction():
+        sub.cancel_at_period_end = False  # at once: access (and copy trading) end now
         await record_transition(sub, S.CANCELLED, "user:unsubscribe", datetime.now(UTC))
-        await sub.save(update_fields=["status", "updated_at"])  # copy off: record_transition
+        await sub.save(update_fields=["status", "cancel_at_period_end", "updated_at"])
     return sub
 
 

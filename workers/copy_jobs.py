@@ -198,9 +198,10 @@ class CopyRuntime:
         the cyclic collector stops re-scanning the cached ccxt clients (~2,000 objects
         per account). With 1,000 accounts each full collection cost ~100-260 ms of CPU,
         every few seconds, in the middle of shards. Frozen objects are still freed by
-        reference counting; only cycles that were garbage at a freeze stay (bounded:
-        one freeze per shard that built gateways) — and at most ``REFREEZE_S``: a freeze
-        that late first unfreezes and runs one full collection, which frees them."""
+        reference counting; cycles that become garbage while frozen stay until the next
+        freeze that comes at least ``REFREEZE_S`` after the last full collection: it
+        unfreezes and collects everything first. Freezes happen only after shards that
+        built gateways, so a worker that builds none keeps what its last freeze held."""
         built = getattr(self.gateways, "built", 0)
         if built == self.frozen_at:
             return
