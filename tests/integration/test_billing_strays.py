@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from arq import Retry
 
 from domain import billing
 from domain.billing_models import LedgerEntry, StripeEvent, SubscriptionTransition
@@ -30,6 +31,8 @@ from tests.integration.test_billing_endings import (
     subscriber,
 )
 from tests.support.billing import BillingWorld, paid_provider_world
+from workers.billing_jobs import cancel_stray_subscription
+from workers.context import WorkerDeps
 
 S = SubscriptionStatus
 
@@ -255,3 +258,24 @@ async def test_a_second_paid_checkout_is_recorded_and_cancelled(world: BillingWo
     assert sub.status is S.ACTIVE
     assert sub.stripe_subscription_id == first[1]["data"]["object"]["id"] != stray
     await assert_stray_recorded(user, sub, second[2], stray)
+
+
+async def test_the_stray_cancel_job_retries_while_stripe_is_down_and_is_idempotent(
+        world: BillingWorld) -> None:
+    _, sub = await subscriber(world)
+    stray = str(sub.stripe_subscription_id)
+    ctx = {"deps": WorkerDeps(world.services, None, None), "job_try": 1}
+
+    world.stripe.outage = True
+    with pytest.raises(Retry) as retry:
+        await cancel_stray_subscription(ctx, stray)
+    assert retry.value.defer_score == 2000  # 2 s for the first try, doubling up to 300 s
+    assert world.stripe.subscriptions[stray]["status"] != "canceled"
+
+    world.stripe.outage = False
+    assert await cancel_stray_subscription({**ctx, "job_try": 2}, stray) == "canceled"
+    delete = world.stripe.calls("DELETE", f"/v1/subscriptions/{stray}")[-1]  # (+ the outage's)
+    assert delete.params["cancellation_details"]["comment"] == billing.SUPERSEDED
+    # run twice (a second invoice of the stray): Stripe refuses, the job reads it back
+    assert await cancel_stray_subscription(ctx, stray) == "canceled"
+    assert world.stripe.subscriptions[stray]["status"] == "canceled"
